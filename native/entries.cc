@@ -1,0 +1,252 @@
+#include "entries.h"
+
+#include <cstring>
+#include <limits>
+
+#include "errors.h"
+
+namespace lmdbtxn {
+
+namespace {
+
+bool StartsWith(const MDB_val& v, std::string_view prefix) {
+  return v.mv_size >= prefix.size() && std::memcmp(v.mv_data, prefix.data(), prefix.size()) == 0;
+}
+
+// RAII so a throw between open and close cannot leak the cursor.
+class Cursor {
+ public:
+  explicit Cursor(const ReadContext& ctx) : env_(ctx.env) {
+    Check(env_, mdb_cursor_open(ctx.txn, ctx.dbi, &cursor_), "mdb_cursor_open");
+  }
+  ~Cursor() { mdb_cursor_close(cursor_); }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+
+  // First key >= `key`; false at the end of the database.
+  bool SeekAtLeast(std::string_view key, MDB_val* found) {
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+    int rc = mdb_cursor_get(cursor_, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) return false;
+    Check(env_, rc, "mdb_cursor_get");
+    *found = k;
+    return true;
+  }
+
+ private:
+  Napi::Env env_;
+  MDB_cursor* cursor_ = nullptr;
+};
+
+bool HasKeyWithPrefix(Cursor& cursor, std::string_view prefix) {
+  MDB_val k;
+  return cursor.SeekAtLeast(prefix, &k) && StartsWith(k, prefix);
+}
+
+[[noreturn]] void ThrowLoop(const ReadContext& ctx, std::string_view start) {
+  Throw(ctx.env, ErrorKind::LinkLoop,
+        "resolving \"" + std::string(start) + "\" followed more than " +
+            std::to_string(ctx.maxLinkDepth) + " links (maxLinkDepth)");
+}
+
+}  // namespace
+
+bool Lookup(const ReadContext& ctx, std::string_view key, Entry* out) {
+  if (key.size() > kMaxKeySize) return false;  // cannot exist
+  MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+  int rc = mdb_get(ctx.txn, ctx.dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  Check(ctx.env, rc, "mdb_get");
+  const uint8_t* bytes = static_cast<const uint8_t*>(v.mv_data);
+  if (v.mv_size == 0 || bytes[0] < kSimple || bytes[0] > kLink) {
+    Throw(ctx.env, ErrorKind::Format,
+          "entry \"" + std::string(key) + "\" has no valid lmdb-txn type tag");
+  }
+  out->tag = bytes[0];
+  out->payload = MDB_val{v.mv_size - 1, const_cast<uint8_t*>(bytes + 1)};
+  return true;
+}
+
+bool Resolve(const ReadContext& ctx, std::string_view key, bool followLast, Entry* out,
+             std::string* finalPath) {
+  Entry e;
+  bool have = Lookup(ctx, key, &e);
+  if (have && (e.tag != kLink || !followLast)) {  // the fast path: one B-tree lookup
+    *out = e;
+    if (finalPath) finalPath->assign(key);
+    return true;
+  }
+  std::string path(key);
+  int hops = 0;
+  for (;;) {
+    if (have) {
+      if (e.tag != kLink || !followLast) {
+        *out = e;
+        if (finalPath) *finalPath = std::move(path);
+        return true;
+      }
+      if (++hops > ctx.maxLinkDepth) ThrowLoop(ctx, key);
+      path.assign(static_cast<const char*>(e.payload.mv_data), e.payload.mv_size);
+    } else {
+      // Absent: the first (shortest) prefix that is a link redirects the path.
+      bool redirected = false;
+      for (size_t slash = path.find('/'); slash != std::string::npos;
+           slash = path.find('/', slash + 1)) {
+        Entry p;
+        if (Lookup(ctx, std::string_view(path).substr(0, slash), &p) && p.tag == kLink) {
+          if (++hops > ctx.maxLinkDepth) ThrowLoop(ctx, key);
+          std::string rest = path.substr(slash);
+          path.assign(static_cast<const char*>(p.payload.mv_data), p.payload.mv_size);
+          path += rest;
+          redirected = true;
+          break;
+        }
+      }
+      if (!redirected) {
+        if (finalPath) *finalPath = std::move(path);
+        return false;
+      }
+    }
+    have = Lookup(ctx, path, &e);  // false past the key limit: such a path cannot exist
+  }
+}
+
+std::vector<std::string> ListChildren(const ReadContext& ctx, std::string_view parent,
+                                      const std::string* after, size_t limit) {
+  std::vector<std::string> names;
+  if (parent.size() + 2 > kMaxKeySize || limit == 0) return names;
+  std::string prefix(parent);
+  prefix += '/';
+  Cursor cursor(ctx);
+  // Keys are ordered bytewise with '/' as an ordinary byte, so a child `a`
+  // whose only keys are `a/...` sorts after a sibling `a-b`. Names are found
+  // by seeking, never by scanning a subtree: cost grows with `limit`.
+  std::string last = after ? *after : std::string();
+  bool haveLast = after != nullptr;
+  std::string bound = haveLast ? prefix + last + '\x01' : prefix;
+  while (names.size() < limit) {
+    MDB_val k;
+    if (!cursor.SeekAtLeast(bound, &k) || !StartsWith(k, prefix)) break;
+    const char* rest = static_cast<const char*>(k.mv_data) + prefix.size();
+    size_t restLen = k.mv_size - prefix.size();
+    const void* slash = std::memchr(rest, '/', restLen);
+    std::string name(rest, slash ? static_cast<const char*>(slash) - rest : restLen);
+    if (haveLast && name <= last) {
+      bound = prefix + name + '0';  // '0' follows '/': skip name's whole subtree
+      continue;
+    }
+    // A shorter name cut before a byte below '/' sorts first but may exist
+    // only as `short/...` keys, which lie after `name`: check those first.
+    std::string chosen = name;
+    for (size_t i = 1; i < name.size(); ++i) {
+      if (static_cast<unsigned char>(name[i]) >= '/') continue;
+      std::string shorter = name.substr(0, i);
+      if (haveLast && shorter <= last) continue;
+      if (HasKeyWithPrefix(cursor, prefix + shorter + '/')) {
+        chosen = shorter;
+        break;
+      }
+    }
+    names.push_back(chosen);
+    last = chosen;
+    haveLast = true;
+    bound = prefix + last + '\x01';
+  }
+  return names;
+}
+
+int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, bool* existed) {
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  int rc = mdb_del(ctx.txn, ctx.dbi, &k, nullptr);
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+  *existed = rc == MDB_SUCCESS;
+  if (!recursive || key.size() + 1 > kMaxKeySize) return MDB_SUCCESS;
+  std::string prefix(key);
+  prefix += '/';
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(ctx.txn, ctx.dbi, &cursor);
+  if (rc != MDB_SUCCESS) return rc;
+  // Re-seek after each delete: simple, and correct whatever LMDB does with a
+  // cursor positioned on a deleted node.
+  for (;;) {
+    MDB_val found{prefix.size(), prefix.data()}, v;
+    rc = mdb_cursor_get(cursor, &found, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && !StartsWith(found, prefix))) {
+      rc = MDB_SUCCESS;
+      break;
+    }
+    if (rc != MDB_SUCCESS) break;
+    rc = mdb_cursor_del(cursor, 0);
+    if (rc != MDB_SUCCESS) break;
+    *existed = true;
+  }
+  mdb_cursor_close(cursor);
+  return rc;
+}
+
+// ---- JS glue -------------------------------------------------------------
+
+Napi::Value JsRead(const Napi::CallbackInfo& info, const ReadContext& ctx, bool asString) {
+  Key key;
+  ReadKey(ctx.env, info[0], "path", key);
+  Entry e;
+  if (!Resolve(ctx, key.view(), true, &e, nullptr) || e.tag != kSimple) {
+    return ctx.env.Undefined();
+  }
+  // Always a copy: a buffer over the map would dangle when it moves or closes.
+  const char* data = static_cast<const char*>(e.payload.mv_data);
+  if (asString) return Napi::String::New(ctx.env, data, e.payload.mv_size);
+  return Napi::Buffer<char>::Copy(ctx.env, data, e.payload.mv_size);
+}
+
+Napi::Value JsType(const Napi::CallbackInfo& info, const ReadContext& ctx) {
+  Key key;
+  ReadKey(ctx.env, info[0], "path", key);
+  bool follow = info.Length() < 2 || !info[1].IsBoolean() || info[1].As<Napi::Boolean>();
+  Entry e;
+  if (!Resolve(ctx, key.view(), follow, &e, nullptr)) return ctx.env.Undefined();
+  switch (e.tag) {
+    case kSimple: return Napi::String::New(ctx.env, "simple");
+    case kGroup: return Napi::String::New(ctx.env, "group");
+    default: return Napi::String::New(ctx.env, "link");
+  }
+}
+
+Napi::Value JsExists(const Napi::CallbackInfo& info, const ReadContext& ctx) {
+  Key key;
+  ReadKey(ctx.env, info[0], "path", key);
+  Entry e;
+  return Napi::Boolean::New(ctx.env, Resolve(ctx, key.view(), true, &e, nullptr));
+}
+
+Napi::Value JsResolve(const Napi::CallbackInfo& info, const ReadContext& ctx) {
+  Key key;
+  ReadKey(ctx.env, info[0], "path", key);
+  Entry e;
+  std::string final;
+  Resolve(ctx, key.view(), true, &e, &final);
+  return Napi::String::New(ctx.env, final);
+}
+
+// list(path, after?: string, limit?: number); lib/ validates the options.
+Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx) {
+  Key key;
+  ReadKey(ctx.env, info[0], "path", key);
+  std::string after;
+  bool hasAfter = info.Length() > 1 && info[1].IsString();
+  if (hasAfter) after = info[1].As<Napi::String>().Utf8Value();
+  size_t limit = std::numeric_limits<size_t>::max();
+  if (info.Length() > 2 && info[2].IsNumber()) {
+    double l = info[2].As<Napi::Number>().DoubleValue();
+    if (l >= 0 && l < static_cast<double>(limit)) limit = static_cast<size_t>(l);
+  }
+  Entry e;
+  std::string parent;
+  Resolve(ctx, key.view(), true, &e, &parent);
+  std::vector<std::string> names = ListChildren(ctx, parent, hasAfter ? &after : nullptr, limit);
+  Napi::Array out = Napi::Array::New(ctx.env, names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, Napi::String::New(ctx.env, names[i]));
+  return out;
+}
+
+}  // namespace lmdbtxn

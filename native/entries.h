@@ -1,0 +1,62 @@
+// The entry model over one MDB_txn (SPEC §2): tagged values, link resolution,
+// child listing and recursive removal. Store reads, snapshots and write
+// transactions all call these, so every read method resolves paths by the
+// same rule and sees what its transaction sees.
+#pragma once
+#include <lmdb.h>
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "path.h"
+
+namespace lmdbtxn {
+
+// First byte of every stored value.
+enum Tag : uint8_t { kSimple = 1, kGroup = 2, kLink = 3 };
+
+struct Entry {
+  uint8_t tag = 0;
+  MDB_val payload{0, nullptr};  // after the tag; points into the map or dirty pages
+};
+
+struct ReadContext {
+  Napi::Env env;
+  MDB_txn* txn;
+  MDB_dbi dbi;
+  int maxLinkDepth;
+};
+
+// Exact lookup; false when absent. Throws LmdbError on other failures and
+// FormatError on a value without a known tag.
+bool Lookup(const ReadContext& ctx, std::string_view key, Entry* out);
+
+// Resolves `key` by the fast-path rule: exact lookup first; walk prefixes for
+// links only when absent or a link. With followLast=false a link at the final
+// path is returned as itself (like lstat). `finalPath` (optional) receives the
+// resolved path even when nothing is there. Throws LinkLoopError.
+bool Resolve(const ReadContext& ctx, std::string_view key, bool followLast, Entry* out,
+             std::string* finalPath);
+
+// Direct child names of `parent` (already resolved), bytewise after `after`
+// when given, at most `limit`.
+std::vector<std::string> ListChildren(const ReadContext& ctx, std::string_view parent,
+                                      const std::string* after, size_t limit);
+
+// Deletes `key` and, when recursive, every key under `key/`. Returns an LMDB
+// return code (a write txn must end on failure, so the caller decides how to
+// report it) and sets `existed` when anything was deleted.
+int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, bool* existed);
+
+// JS glue shared by Store (its reusable read txn), snapshots and write txns.
+// Each takes the method's CallbackInfo (path first) and the txn to read.
+Napi::Value JsRead(const Napi::CallbackInfo& info, const ReadContext& ctx, bool asString);
+Napi::Value JsType(const Napi::CallbackInfo& info, const ReadContext& ctx);
+Napi::Value JsExists(const Napi::CallbackInfo& info, const ReadContext& ctx);
+Napi::Value JsResolve(const Napi::CallbackInfo& info, const ReadContext& ctx);
+Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx);
+
+}  // namespace lmdbtxn

@@ -1,0 +1,249 @@
+#include "env_registry.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "errors.h"
+
+namespace lmdbtxn {
+
+namespace {
+
+std::mutex registryMutex;
+std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<EnvEntry>> registry;
+
+constexpr const char* kDataDb = "data";
+constexpr const char* kMetaDb = "meta";
+constexpr const char* kVersionKey = "format-version";
+
+// Growth starts before the map is full so most writes never see MDB_MAP_FULL.
+constexpr double kGrowAt = 0.75;
+
+}  // namespace
+
+std::shared_ptr<EnvEntry> EnvEntry::Acquire(Napi::Env env, const EnvOptions& options) {
+  struct stat st;
+  if (::stat(options.path.c_str(), &st) != 0) {
+    ThrowLmdb(env, errno, "open " + options.path);
+  }
+  if (!S_ISDIR(st.st_mode)) ThrowLmdb(env, ENOTDIR, "open " + options.path);
+  auto key = std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+
+  std::lock_guard<std::mutex> lock(registryMutex);
+  auto it = registry.find(key);
+  if (it != registry.end()) {
+    std::shared_ptr<EnvEntry> entry = it->second;
+    if (entry->readOnly_ && !options.readOnly) {
+      Throw(env, ErrorKind::ReadOnly,
+            "'" + options.path + "' is already open read-only in this process; close those "
+            "stores before opening it for writing");
+    }
+    entry->openCount_++;
+    return entry;
+  }
+  auto entry = std::make_shared<EnvEntry>();
+  entry->key_[0] = key.first;
+  entry->key_[1] = key.second;
+  entry->OpenOrThrow(env, options);  // on throw, entry's destructor path below frees env_
+  entry->openCount_ = 1;
+  registry.emplace(key, entry);
+  return entry;
+}
+
+void EnvEntry::OpenOrThrow(Napi::Env env, const EnvOptions& options) {
+  path_ = options.path;
+  readOnly_ = options.readOnly;
+  maxMapSize_ = options.maxMapSize;
+  int rc = mdb_env_create(&env_);
+  if (rc != MDB_SUCCESS) {
+    env_ = nullptr;
+    ThrowLmdb(env, rc, "mdb_env_create");
+  }
+  try {
+    Check(env, mdb_env_set_maxdbs(env_, 4), "mdb_env_set_maxdbs");
+    Check(env, mdb_env_set_mapsize(env_, options.mapSize), "mdb_env_set_mapsize");
+    Check(env, mdb_env_set_maxreaders(env_, options.maxReaders), "mdb_env_set_maxreaders");
+    // MDB_NOTLS: reader slots belong to txn objects, not threads, so a
+    // snapshot, the store's read txn and a write txn can coexist on a thread.
+    unsigned flags = MDB_NOTLS | (readOnly_ ? MDB_RDONLY : 0);
+    rc = mdb_env_open(env_, path_.c_str(), flags, 0664);
+    if (rc != MDB_SUCCESS) ThrowLmdb(env, rc, "mdb_env_open " + path_);
+    int dead = 0;
+    Check(env, mdb_reader_check(env_, &dead), "mdb_reader_check");
+    MDB_stat ms;
+    Check(env, mdb_env_stat(env_, &ms), "mdb_env_stat");
+    pageSize_ = ms.ms_psize;
+    // A store opened with a mapSize above the ceiling keeps its size.
+    if (maxMapSize_ < MapSize()) maxMapSize_ = MapSize();
+    CheckFormat(env);
+  } catch (...) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+    throw;
+  }
+}
+
+// The `meta` database marks an lmdb-txn store and carries its format version.
+// A fresh (empty) environment is initialised; anything else is refused rather
+// than written into.
+void EnvEntry::CheckFormat(Napi::Env env) {
+  MDB_txn* txn = nullptr;
+  Check(env, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "mdb_txn_begin");
+  int rc = mdb_dbi_open(txn, kMetaDb, 0, &metaDbi_);
+  if (rc == MDB_SUCCESS) {
+    MDB_val k{std::strlen(kVersionKey), const_cast<char*>(kVersionKey)}, v;
+    rc = mdb_get(txn, metaDbi_, &k, &v);
+    uint32_t version = 0;
+    if (rc == MDB_SUCCESS && v.mv_size == sizeof(version)) std::memcpy(&version, v.mv_data, 4);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+      mdb_txn_abort(txn);
+      ThrowLmdb(env, rc, "mdb_get format-version");
+    }
+    if (version != kFormatVersion) {
+      mdb_txn_abort(txn);
+      Throw(env, ErrorKind::Format,
+            "'" + path_ + "' has store format version " + std::to_string(version) +
+                "; this lmdb-txn reads version " + std::to_string(kFormatVersion));
+    }
+    rc = mdb_dbi_open(txn, kDataDb, 0, &dataDbi_);
+    if (rc != MDB_SUCCESS) {
+      mdb_txn_abort(txn);
+      if (rc == MDB_NOTFOUND) Throw(env, ErrorKind::Format, "'" + path_ + "' has no data database");
+      ThrowLmdb(env, rc, "mdb_dbi_open data");
+    }
+    rc = mdb_txn_commit(txn);  // keeps the dbi handles open for the env
+    Check(env, rc, "mdb_txn_commit");
+    return;
+  }
+  if (rc != MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    ThrowLmdb(env, rc, "mdb_dbi_open meta");
+  }
+  MDB_stat main;
+  MDB_dbi mainDbi = 0;
+  rc = mdb_dbi_open(txn, nullptr, 0, &mainDbi);
+  if (rc == MDB_SUCCESS) rc = mdb_stat(txn, mainDbi, &main);
+  mdb_txn_abort(txn);
+  Check(env, rc, "mdb_stat");
+  if (main.ms_entries != 0) {
+    Throw(env, ErrorKind::Format,
+          "'" + path_ + "' holds an LMDB environment that is not an lmdb-txn store");
+  }
+  if (readOnly_) {
+    Throw(env, ErrorKind::Format,
+          "'" + path_ + "' is not an lmdb-txn store yet; open it writable once to create it");
+  }
+  // Another process may initialise it between our read and write txns: the
+  // write txn re-checks under the writer lock by using MDB_CREATE throughout.
+  Check(env, mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
+  try {
+    Check(env, mdb_dbi_open(txn, kMetaDb, MDB_CREATE, &metaDbi_), "mdb_dbi_open meta");
+    Check(env, mdb_dbi_open(txn, kDataDb, MDB_CREATE, &dataDbi_), "mdb_dbi_open data");
+    uint32_t version = kFormatVersion;
+    MDB_val k{std::strlen(kVersionKey), const_cast<char*>(kVersionKey)};
+    MDB_val v{sizeof(version), &version};
+    Check(env, mdb_put(txn, metaDbi_, &k, &v, 0), "mdb_put format-version");
+  } catch (...) {
+    mdb_txn_abort(txn);
+    throw;
+  }
+  Check(env, mdb_txn_commit(txn), "mdb_txn_commit");
+}
+
+void EnvEntry::Release() {
+  std::lock_guard<std::mutex> lock(registryMutex);
+  if (--openCount_ > 0) return;
+  registry.erase(std::make_pair(key_[0], key_[1]));
+  if (env_ != nullptr) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+  }
+}
+
+uint64_t EnvEntry::MapSize() {
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) != MDB_SUCCESS) return 0;
+  return info.me_mapsize;
+}
+
+uint64_t EnvEntry::UsedBytes() {
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) != MDB_SUCCESS) return 0;
+  return (static_cast<uint64_t>(info.me_last_pgno) + 1) * pageSize_;
+}
+
+int EnvEntry::BeginTxn(unsigned flags, MDB_txn** out) {
+  for (int attempt = 0;; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_++;
+    }
+    int rc = mdb_txn_begin(env_, nullptr, flags, out);
+    if (rc == MDB_SUCCESS) return rc;
+    EndTxn();
+    // Another process grew the map: adopt its size, invisibly, and retry.
+    if (rc != MDB_MAP_RESIZED || attempt >= 3 || AdoptMapSize() != MDB_SUCCESS) return rc;
+  }
+}
+
+int EnvEntry::RenewTxn(MDB_txn* txn) {
+  for (int attempt = 0;; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_++;
+    }
+    int rc = mdb_txn_renew(txn);
+    if (rc == MDB_SUCCESS) return rc;
+    EndTxn();
+    if (rc != MDB_MAP_RESIZED || attempt >= 3 || AdoptMapSize() != MDB_SUCCESS) return rc;
+  }
+}
+
+void EnvEntry::EndTxn() {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_--;
+}
+
+int EnvEntry::AdoptMapSize() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (active_ != 0) return MDB_MAP_RESIZED;  // a held txn of ours pins the old map
+  return mdb_env_set_mapsize(env_, 0);
+}
+
+bool EnvEntry::AtCeiling() { return MapSize() >= maxMapSize_; }
+
+bool EnvEntry::Grow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GrowLocked();
+}
+
+bool EnvEntry::GrowLocked() {
+  uint64_t current = MapSize();
+  if (current >= maxMapSize_) {
+    growPending_ = false;
+    return false;
+  }
+  if (active_ != 0) {
+    growPending_ = true;
+    return false;
+  }
+  uint64_t next = current * 2 < maxMapSize_ ? current * 2 : maxMapSize_;
+  if (mdb_env_set_mapsize(env_, next) != MDB_SUCCESS) return false;
+  growPending_ = false;
+  return MapSize() > current;
+}
+
+void EnvEntry::GrowIfNeeded() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (active_ != 0) return;
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) != MDB_SUCCESS) return;
+  uint64_t used = (static_cast<uint64_t>(info.me_last_pgno) + 1) * pageSize_;
+  if (growPending_ || used >= kGrowAt * static_cast<double>(info.me_mapsize)) GrowLocked();
+}
+
+}  // namespace lmdbtxn

@@ -1,0 +1,90 @@
+// One MDB_env per directory per process (LMDB forbids opening one twice: its
+// fcntl locks are per process). Every open() of a directory, on any thread,
+// shares the EnvEntry; the last release closes the environment.
+#pragma once
+#include <lmdb.h>
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace lmdbtxn {
+
+constexpr uint32_t kFormatVersion = 1;
+
+struct EnvOptions {
+  std::string path;
+  bool readOnly = false;
+  uint64_t mapSize = 0;
+  uint64_t maxMapSize = 0;
+  unsigned maxReaders = 126;
+};
+
+class EnvEntry {
+ public:
+  // Opens (or shares) the environment of `options.path`, checks the on-disk
+  // format and clears stale reader slots. Throws typed errors.
+  static std::shared_ptr<EnvEntry> Acquire(Napi::Env env, const EnvOptions& options);
+  // Balances one Acquire. The environment closes with the last one; the
+  // caller must have ended its own transactions first.
+  void Release();
+
+  MDB_env* env() const { return env_; }
+  MDB_dbi dataDbi() const { return dataDbi_; }
+  bool readOnly() const { return readOnly_; }
+  const std::string& path() const { return path_; }
+  uint64_t maxMapSize() const { return maxMapSize_; }
+  uint64_t MapSize();
+  uint64_t UsedBytes();
+
+  // Root transactions go through these so the process knows when none is
+  // active: mdb_env_set_mapsize requires that, for every thread's txns.
+  int BeginTxn(unsigned flags, MDB_txn** out);
+  int RenewTxn(MDB_txn* txn);  // for a reset read-only txn
+  void EndTxn();               // after the root txn was committed, aborted or reset
+
+  // Grows the map (doubling, capped at maxMapSize) if no transaction of this
+  // process is active. Returns true if the map size increased. If growth is
+  // impossible now (a snapshot is held), it is remembered for the next begin.
+  bool Grow();
+  // Called before a write txn: grows when the map is nearly used or a growth
+  // was postponed. Never throws.
+  void GrowIfNeeded();
+  bool AtCeiling();
+
+  // The thread holding this process's write transaction (LMDB's writer mutex
+  // belongs to a thread; a second begin on the same thread would deadlock).
+  std::atomic<std::thread::id> writer{};
+
+  EnvEntry() = default;
+  EnvEntry(const EnvEntry&) = delete;
+  EnvEntry& operator=(const EnvEntry&) = delete;
+
+ private:
+  void OpenOrThrow(Napi::Env env, const EnvOptions& options);
+  void CheckFormat(Napi::Env env);
+  bool GrowLocked();
+  int AdoptMapSize();
+
+  MDB_env* env_ = nullptr;
+  MDB_dbi dataDbi_ = 0;
+  MDB_dbi metaDbi_ = 0;
+  bool readOnly_ = false;
+  std::string path_;
+  uint64_t maxMapSize_ = 0;
+  unsigned pageSize_ = 4096;
+  uint64_t key_[2] = {0, 0};  // st_dev, st_ino
+  int openCount_ = 0;         // guarded by the registry mutex
+
+  std::mutex mu_;             // guards active_, growPending_ and resizing
+  int active_ = 0;
+  bool growPending_ = false;
+
+  friend class Registry;
+};
+
+}  // namespace lmdbtxn

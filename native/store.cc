@@ -1,0 +1,233 @@
+#include "store.h"
+
+#include <thread>
+
+#include "addon.h"
+#include "errors.h"
+#include "txn.h"
+
+namespace lmdbtxn {
+
+// ---- StoreCore -------------------------------------------------------------
+
+StoreCore::StoreCore(Napi::Env env, std::shared_ptr<EnvEntry> entry, bool readOnly,
+                     unsigned durabilityFlags, int maxLinkDepth)
+    : entry_(std::move(entry)),
+      readOnly_(readOnly),
+      durabilityFlags_(durabilityFlags),
+      maxLinkDepth_(maxLinkDepth) {
+  addon_ = GetAddonData(env);
+  if (addon_) addon_->stores.insert(this);
+}
+
+StoreCore::~StoreCore() { Close(); }
+
+void StoreCore::Close() {
+  if (closed_) return;
+  closed_ = true;
+  // Copy: ending a txn untracks it.
+  std::vector<Txn*> open(txns_.begin(), txns_.end());
+  for (Txn* txn : open) txn->EndBecauseStoreClosed();
+  txns_.clear();
+  if (readTxn_ != nullptr) {
+    mdb_txn_abort(readTxn_);  // it is reset, so it holds no snapshot and no count
+    readTxn_ = nullptr;
+  }
+  entry_->Release();
+  if (addon_) addon_->stores.erase(this);
+}
+
+MDB_txn* StoreCore::AcquireReadTxn(Napi::Env env) {
+  int rc;
+  if (readTxn_ == nullptr) {
+    rc = entry_->BeginTxn(MDB_RDONLY, &readTxn_);
+    if (rc != MDB_SUCCESS) readTxn_ = nullptr;
+  } else {
+    rc = entry_->RenewTxn(readTxn_);
+  }
+  Check(env, rc, "mdb_txn_begin (read)");
+  return readTxn_;
+}
+
+void StoreCore::ReleaseReadTxn() {
+  mdb_txn_reset(readTxn_);
+  entry_->EndTxn();
+}
+
+// ---- Store -----------------------------------------------------------------
+
+Napi::Function Store::Define(Napi::Env env) {
+  return DefineClass(env, "NativeStore",
+                     {
+                         InstanceMethod<&Store::Read>("read"),
+                         InstanceMethod<&Store::ReadString>("readString"),
+                         InstanceMethod<&Store::Type>("type"),
+                         InstanceMethod<&Store::Exists>("exists"),
+                         InstanceMethod<&Store::Resolve>("resolve"),
+                         InstanceMethod<&Store::List>("list"),
+                         InstanceMethod<&Store::Begin>("begin"),
+                         InstanceMethod<&Store::Snapshot>("snapshot"),
+                         InstanceMethod<&Store::Stat>("stat"),
+                         InstanceMethod<&Store::Sync>("sync"),
+                         InstanceMethod<&Store::Close>("close"),
+                         InstanceMethod<&Store::WriterBusy>("writerBusy"),
+                         InstanceAccessor<&Store::IsOpen>("isOpen"),
+                     });
+}
+
+// new NativeStore(path, { readOnly, mapSize, maxMapSize, maxReaders,
+//                         durabilityFlags, maxLinkDepth }) — lib/ validates.
+Store::Store(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Store>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsObject()) {
+    throw Napi::TypeError::New(env, "NativeStore(path, options)");
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  EnvOptions options;
+  options.path = info[0].As<Napi::String>().Utf8Value();
+  options.readOnly = o.Get("readOnly").ToBoolean();
+  options.mapSize = static_cast<uint64_t>(o.Get("mapSize").ToNumber().DoubleValue());
+  options.maxMapSize = static_cast<uint64_t>(o.Get("maxMapSize").ToNumber().DoubleValue());
+  options.maxReaders = o.Get("maxReaders").ToNumber().Uint32Value();
+  unsigned durability = o.Get("durabilityFlags").ToNumber().Uint32Value();
+  int maxLinkDepth = o.Get("maxLinkDepth").ToNumber().Int32Value();
+  std::shared_ptr<EnvEntry> entry = EnvEntry::Acquire(env, options);
+  core_ = std::make_shared<StoreCore>(env, std::move(entry), options.readOnly, durability,
+                                      maxLinkDepth);
+}
+
+// A Store collected without close(): its transactions are unreachable too
+// (each JS Transaction references its Store), so closing is safe.
+Store::~Store() {
+  if (core_) core_->Close();
+}
+
+StoreCore& Store::RequireOpen(Napi::Env env) {
+  if (core_->closed()) Throw(env, ErrorKind::StoreClosed, "the store is closed");
+  return *core_;
+}
+
+template <typename F>
+Napi::Value Store::WithRead(const Napi::CallbackInfo& info, F read) {
+  Napi::Env env = info.Env();
+  StoreCore& core = RequireOpen(env);
+  MDB_txn* txn = core.AcquireReadTxn(env);
+  struct Release {
+    StoreCore& core;
+    ~Release() { core.ReleaseReadTxn(); }
+  } release{core};
+  return read(ReadContext{env, txn, core.entry().dataDbi(), core.maxLinkDepth()});
+}
+
+Napi::Value Store::Read(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsRead(info, ctx, false); });
+}
+Napi::Value Store::ReadString(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsRead(info, ctx, true); });
+}
+Napi::Value Store::Type(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsType(info, ctx); });
+}
+Napi::Value Store::Exists(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsExists(info, ctx); });
+}
+Napi::Value Store::Resolve(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsResolve(info, ctx); });
+}
+Napi::Value Store::List(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsList(info, ctx); });
+}
+
+// begin(maxOps, maxBytes)
+Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreCore& core = RequireOpen(env);
+  if (core.readOnly()) Throw(env, ErrorKind::ReadOnly, "the store was opened readOnly");
+  EnvEntry& entry = core.entry();
+  if (entry.writer.load() == std::this_thread::get_id()) {
+    Throw(env, ErrorKind::TransactionBusy,
+          "a write transaction is already open on this thread for this store; commit or "
+          "abort it first (waiting would deadlock)");
+  }
+  entry.GrowIfNeeded();
+  MDB_txn* root = nullptr;
+  // Blocks while another thread or process holds LMDB's writer lock.
+  Check(env, entry.BeginTxn(0, &root), "mdb_txn_begin");
+  entry.writer.store(std::this_thread::get_id());
+  Napi::Object obj;
+  try {
+    obj = GetAddonData(env)->txnConstructor.New({});
+  } catch (...) {
+    mdb_txn_abort(root);
+    entry.writer.store(std::thread::id());
+    entry.EndTxn();
+    throw;
+  }
+  Txn::Unwrap(obj)->StartWrite(core_, root, info[0].ToNumber().DoubleValue(),
+                               info[1].ToNumber().DoubleValue());
+  return obj;
+}
+
+Napi::Value Store::Snapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreCore& core = RequireOpen(env);
+  MDB_txn* root = nullptr;
+  Check(env, core.entry().BeginTxn(MDB_RDONLY, &root), "mdb_txn_begin (snapshot)");
+  Napi::Object obj;
+  try {
+    obj = GetAddonData(env)->txnConstructor.New({});
+  } catch (...) {
+    mdb_txn_abort(root);
+    core.entry().EndTxn();
+    throw;
+  }
+  Txn::Unwrap(obj)->StartSnapshot(core_, root);
+  return obj;
+}
+
+Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  WithRead(info, [&](const ReadContext& ctx) {
+    MDB_stat ms;
+    Check(env, mdb_stat(ctx.txn, ctx.dbi, &ms), "mdb_stat");
+    out.Set("entries", static_cast<double>(ms.ms_entries));
+    out.Set("depth", ms.ms_depth);
+    out.Set("pageSize", ms.ms_psize);
+    return env.Undefined();
+  });
+  EnvEntry& entry = core_->entry();
+  MDB_envinfo ei;
+  Check(env, mdb_env_info(entry.env(), &ei), "mdb_env_info");
+  out.Set("mapSize", static_cast<double>(ei.me_mapsize));
+  out.Set("maxMapSize", static_cast<double>(entry.maxMapSize()));
+  out.Set("usedBytes", static_cast<double>(entry.UsedBytes()));
+  out.Set("lastTxnId", static_cast<double>(ei.me_last_txnid));
+  out.Set("readers", ei.me_numreaders);
+  out.Set("maxReaders", ei.me_maxreaders);
+  return out;
+}
+
+Napi::Value Store::Sync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreCore& core = RequireOpen(env);
+  if (!core.readOnly()) Check(env, mdb_env_sync(core.entry().env(), 1), "mdb_env_sync");
+  return env.Undefined();
+}
+
+Napi::Value Store::Close(const Napi::CallbackInfo& info) {
+  core_->Close();
+  return info.Env().Undefined();
+}
+
+Napi::Value Store::IsOpen(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !core_->closed());
+}
+
+// Whether this thread holds the environment's write txn (through any store).
+Napi::Value Store::WriterBusy(const Napi::CallbackInfo& info) {
+  bool busy = !core_->closed() && core_->entry().writer.load() == std::this_thread::get_id();
+  return Napi::Boolean::New(info.Env(), busy);
+}
+
+}  // namespace lmdbtxn

@@ -1,0 +1,85 @@
+// Store: one open() of a directory on one thread. Reads go through a
+// reusable read-only txn that is renewed per call, so each read sees the
+// latest commit of any process and holds no reader slot between calls.
+#pragma once
+#include <lmdb.h>
+#include <napi.h>
+
+#include <memory>
+#include <unordered_set>
+
+#include "entries.h"
+#include "env_registry.h"
+
+namespace lmdbtxn {
+
+class Txn;
+struct AddonData;
+
+// State shared by a Store and the transactions it began; it outlives the JS
+// Store object if a transaction object is still reachable.
+class StoreCore {
+ public:
+  StoreCore(Napi::Env env, std::shared_ptr<EnvEntry> entry, bool readOnly,
+            unsigned durabilityFlags, int maxLinkDepth);
+  ~StoreCore();
+
+  // Aborts every open transaction and snapshot of this store, then releases
+  // the environment. Idempotent; never throws (runs from finalizers too).
+  void Close();
+  bool closed() const { return closed_; }
+  EnvEntry& entry() { return *entry_; }
+  bool readOnly() const { return readOnly_; }
+  unsigned durabilityFlags() const { return durabilityFlags_; }
+  int maxLinkDepth() const { return maxLinkDepth_; }
+
+  // The thread's addon state is going away (environment teardown).
+  void DetachAddon() { addon_ = nullptr; }
+
+  void Track(Txn* txn) { txns_.insert(txn); }
+  void Untrack(Txn* txn) { txns_.erase(txn); }
+
+  // The reusable read txn, renewed for one read and reset after it.
+  MDB_txn* AcquireReadTxn(Napi::Env env);
+  void ReleaseReadTxn();
+
+ private:
+  AddonData* addon_ = nullptr;
+  std::shared_ptr<EnvEntry> entry_;
+  bool readOnly_;
+  unsigned durabilityFlags_;
+  int maxLinkDepth_;
+  bool closed_ = false;
+  MDB_txn* readTxn_ = nullptr;  // reset (no reader snapshot) between reads
+  std::unordered_set<Txn*> txns_;
+};
+
+class Store : public Napi::ObjectWrap<Store> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Store(const Napi::CallbackInfo& info);
+  ~Store() override;
+
+ private:
+  StoreCore& RequireOpen(Napi::Env env);
+  template <typename F>
+  Napi::Value WithRead(const Napi::CallbackInfo& info, F read);
+
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value ReadString(const Napi::CallbackInfo& info);
+  Napi::Value Type(const Napi::CallbackInfo& info);
+  Napi::Value Exists(const Napi::CallbackInfo& info);
+  Napi::Value Resolve(const Napi::CallbackInfo& info);
+  Napi::Value List(const Napi::CallbackInfo& info);
+  Napi::Value Begin(const Napi::CallbackInfo& info);
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  Napi::Value Stat(const Napi::CallbackInfo& info);
+  Napi::Value Sync(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value IsOpen(const Napi::CallbackInfo& info);
+  Napi::Value WriterBusy(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<StoreCore> core_;
+};
+
+}  // namespace lmdbtxn

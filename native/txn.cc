@@ -1,0 +1,345 @@
+#include "txn.h"
+
+#include <thread>
+
+#include "addon.h"
+#include "errors.h"
+#include "store.h"
+
+namespace lmdbtxn {
+
+namespace {
+constexpr unsigned kSyncFlags = MDB_NOSYNC | MDB_NOMETASYNC;
+}
+
+Napi::Function Txn::Define(Napi::Env env) {
+  return DefineClass(env, "NativeTxn",
+                     {
+                         InstanceMethod<&Txn::Read>("read"),
+                         InstanceMethod<&Txn::ReadString>("readString"),
+                         InstanceMethod<&Txn::Type>("type"),
+                         InstanceMethod<&Txn::Exists>("exists"),
+                         InstanceMethod<&Txn::Resolve>("resolve"),
+                         InstanceMethod<&Txn::List>("list"),
+                         InstanceMethod<&Txn::Write>("write"),
+                         InstanceMethod<&Txn::MakeGroup>("makeGroup"),
+                         InstanceMethod<&Txn::MakeLink>("makeLink"),
+                         InstanceMethod<&Txn::Remove>("remove"),
+                         InstanceMethod<&Txn::BeginChild>("beginChild"),
+                         InstanceMethod<&Txn::CommitChild>("commitChild"),
+                         InstanceMethod<&Txn::AbortChild>("abortChild"),
+                         InstanceMethod<&Txn::Commit>("commit"),
+                         InstanceMethod<&Txn::Abort>("abort"),
+                         InstanceAccessor<&Txn::Active>("active"),
+                         InstanceAccessor<&Txn::Depth>("depth"),
+                         InstanceAccessor<&Txn::Ops>("ops"),
+                     });
+}
+
+Txn::Txn(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Txn>(info) {
+  failure_ = "the transaction was never started";
+}
+
+// Collected while open: abort, so the writer lock is never left held. This
+// runs on the thread that began it (finalizers run on the owning JS thread).
+Txn::~Txn() {
+  if (root_ != nullptr) End(false, State::Aborted, nullptr);
+}
+
+void Txn::StartWrite(std::shared_ptr<StoreCore> core, MDB_txn* root, double maxOps,
+                     double maxBytes) {
+  core_ = std::move(core);
+  write_ = true;
+  root_ = root;
+  state_ = State::Active;
+  maxOps_ = maxOps;
+  maxBytes_ = maxBytes;
+  core_->Track(this);
+}
+
+void Txn::StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root) {
+  core_ = std::move(core);
+  write_ = false;
+  root_ = root;
+  state_ = State::Active;
+  core_->Track(this);
+}
+
+void Txn::EndBecauseStoreClosed() {
+  if (root_ != nullptr) End(false, State::StoreClosed, nullptr);
+}
+
+void Txn::End(bool commit, State next, int* commitRc) {
+  // Aborting or committing the root ends its children too.
+  int rc = MDB_SUCCESS;
+  if (commit) {
+    rc = mdb_txn_commit(root_);  // frees the txn even when it fails
+  } else {
+    mdb_txn_abort(root_);
+  }
+  if (commitRc) *commitRc = rc;
+  root_ = nullptr;
+  children_.clear();
+  state_ = next;
+  EnvEntry& entry = core_->entry();
+  if (write_) entry.writer.store(std::thread::id());
+  entry.EndTxn();
+  core_->Untrack(this);
+  switch (next) {
+    case State::Committed: failure_ = "the transaction was committed"; break;
+    case State::Aborted: failure_ = write_ ? "the transaction was aborted" : "the snapshot is closed"; break;
+    case State::StoreClosed:
+      failure_ = write_ ? "the store was closed while this transaction was open; it was aborted"
+                        : "the store was closed; the snapshot is gone";
+      break;
+    default: break;  // the caller sets failure_
+  }
+}
+
+ReadContext Txn::Context(Napi::Env env) const {
+  return ReadContext{env, Current(), core_->entry().dataDbi(), core_->maxLinkDepth()};
+}
+
+void Txn::RequireUsable(Napi::Env env) {
+  switch (state_) {
+    case State::Active: return;
+    case State::TooLarge:
+      Throw(env, ErrorKind::TransactionTooLarge,
+            "the transaction exceeded its limits (" + failure_ + "); it can only be aborted");
+    case State::StoreClosed: Throw(env, ErrorKind::StoreClosed, failure_);
+    default: Throw(env, ErrorKind::TransactionFinished, failure_);
+  }
+}
+
+void Txn::RequireWritable(Napi::Env env) {
+  RequireUsable(env);
+  if (!write_) throw Napi::TypeError::New(env, "a snapshot is read-only");
+}
+
+void Txn::CountOp(Napi::Env env, size_t bytes) {
+  if (ops_ + 1 > maxOps_) {
+    state_ = State::TooLarge;
+    failure_ = "more than limits.maxOps = " + std::to_string(static_cast<uint64_t>(maxOps_)) + " operations";
+    RequireUsable(env);
+  }
+  if (bytes_ + static_cast<double>(bytes) > maxBytes_) {
+    state_ = State::TooLarge;
+    failure_ = "more than limits.maxBytes = " + std::to_string(static_cast<uint64_t>(maxBytes_)) + " bytes";
+    RequireUsable(env);
+  }
+  ops_ += 1;
+  bytes_ += static_cast<double>(bytes);
+}
+
+// After an LMDB failure in a write the txn is unusable (LMDB marks it
+// MDB_TXN_ERROR): end it, grow the map when that was the cause, and throw.
+void Txn::FailWith(Napi::Env env, int rc, const char* during) {
+  std::shared_ptr<StoreCore> core = core_;
+  if (rc == MDB_MAP_FULL) {
+    End(false, State::MapFull, nullptr);
+    EnvEntry& entry = core->entry();
+    bool grown = entry.Grow();
+    bool retryable = grown || !entry.AtCeiling();
+    std::string size = std::to_string(entry.MapSize());
+    if (grown) {
+      failure_ = "the transaction was aborted: the map was full (it has grown to " + size + " bytes)";
+    } else if (retryable) {
+      failure_ = "the transaction was aborted: the map is full and cannot grow while a snapshot "
+                 "or transaction of this process is open; it grows at the next begin() after they end";
+    } else {
+      failure_ = "the transaction was aborted: the map is full at maxMapSize (" + size + " bytes)";
+    }
+    ThrowMapFull(env, failure_, retryable, grown);
+  }
+  End(false, State::Failed, nullptr);
+  failure_ = std::string("the transaction was aborted after ") + during + " failed with " +
+             LmdbCodeName(rc);
+  ThrowLmdb(env, rc, during);
+}
+
+void Txn::Put(Napi::Env env, Key& key, uint8_t tag, const void* data, size_t size) {
+  CountOp(env, key.size + 1 + size);
+  MDB_val k = key.val();
+  MDB_val v{1 + size, nullptr};
+  int rc = mdb_put(Current(), core_->entry().dataDbi(), &k, &v, MDB_RESERVE);
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_put");
+  // Filled before any other LMDB call, as MDB_RESERVE requires.
+  uint8_t* dst = static_cast<uint8_t*>(v.mv_data);
+  dst[0] = tag;
+  if (size) std::memcpy(dst + 1, data, size);
+}
+
+Napi::Value Txn::Read(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsRead(info, Context(info.Env()), false);
+}
+Napi::Value Txn::ReadString(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsRead(info, Context(info.Env()), true);
+}
+Napi::Value Txn::Type(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsType(info, Context(info.Env()));
+}
+Napi::Value Txn::Exists(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsExists(info, Context(info.Env()));
+}
+Napi::Value Txn::Resolve(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsResolve(info, Context(info.Env()));
+}
+Napi::Value Txn::List(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsList(info, Context(info.Env()));
+}
+
+// write(path, value: Uint8Array | string)
+Napi::Value Txn::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  Key key;
+  ReadKey(env, info[0], "path", key);
+  Napi::Value value = info[1];
+  if (value.IsString()) {
+    size_t len = 0;
+    napi_get_value_string_utf8(env, value, nullptr, 0, &len);
+    scratch_.resize(len + 1);
+    napi_get_value_string_utf8(env, value, scratch_.data(), len + 1, &len);
+    Put(env, key, kSimple, scratch_.data(), len);
+  } else if (value.IsTypedArray() &&
+             value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array bytes = value.As<Napi::Uint8Array>();
+    Put(env, key, kSimple, bytes.Data(), bytes.ByteLength());
+  } else {
+    throw Napi::TypeError::New(env, "value must be a Uint8Array or a string");
+  }
+  return env.Undefined();
+}
+
+Napi::Value Txn::MakeGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  Key key;
+  ReadKey(env, info[0], "path", key);
+  Put(env, key, kGroup, nullptr, 0);
+  return env.Undefined();
+}
+
+// makeLink(target, path), in the order of fs.symlink(target, path).
+Napi::Value Txn::MakeLink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  Key target, key;
+  ReadKey(env, info[0], "target", target);
+  ReadKey(env, info[1], "path", key);
+  Put(env, key, kLink, target.bytes, target.size);
+  return env.Undefined();
+}
+
+// remove(path, recursive) → whether anything existed
+Napi::Value Txn::Remove(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  Key key;
+  ReadKey(env, info[0], "path", key);
+  bool recursive = info[1].ToBoolean();
+  CountOp(env, key.size);
+  bool existed = false;
+  int rc = RemoveEntries(Context(env), key.view(), recursive, &existed);
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_del");
+  return Napi::Boolean::New(env, existed);
+}
+
+Napi::Value Txn::BeginChild(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  MDB_txn* child = nullptr;
+  Check(env, mdb_txn_begin(core_->entry().env(), Current(), 0, &child), "mdb_txn_begin (nested)");
+  children_.push_back(child);
+  return env.Undefined();
+}
+
+Napi::Value Txn::CommitChild(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireUsable(env);
+  if (children_.empty()) throw Napi::TypeError::New(env, "no nested transaction is open");
+  MDB_txn* child = children_.back();
+  children_.pop_back();
+  int rc = mdb_txn_commit(child);  // merges into the parent; frees the child either way
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_txn_commit (nested)");
+  return env.Undefined();
+}
+
+// Undoes the innermost savepoint. A no-op when the whole transaction has
+// already ended (e.g. MapFull inside the callback), so the original error
+// reaches the caller.
+Napi::Value Txn::AbortChild(const Napi::CallbackInfo& info) {
+  if (root_ != nullptr && !children_.empty()) {
+    mdb_txn_abort(children_.back());
+    children_.pop_back();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  if (!children_.empty()) {
+    throw Napi::TypeError::New(env,
+                               "commit() was called inside a nested transaction(fn) callback; "
+                               "return from the callback instead");
+  }
+  if (ops_ == 0) {  // an empty transaction commits nothing: no txn id, no sync
+    End(false, State::Committed, nullptr);
+    return env.Undefined();
+  }
+  // Durability is a property of the store; stores sharing an environment may
+  // differ, so the flags are set per commit. We hold the writer lock here.
+  MDB_env* menv = core_->entry().env();
+  unsigned current = 0;
+  Check(env, mdb_env_get_flags(menv, &current), "mdb_env_get_flags");
+  unsigned want = core_->durabilityFlags();
+  if ((current & kSyncFlags) != want) {
+    Check(env, mdb_env_set_flags(menv, kSyncFlags & ~want, 0), "mdb_env_set_flags");
+    if (want) Check(env, mdb_env_set_flags(menv, want, 1), "mdb_env_set_flags");
+  }
+  std::shared_ptr<StoreCore> core = core_;
+  int rc = MDB_SUCCESS;
+  End(true, State::Committed, &rc);
+  if (rc != MDB_SUCCESS) {
+    // LMDB freed the txn; redo the bookkeeping End did for success.
+    state_ = State::CommitFailed;
+    if (rc == MDB_MAP_FULL) {
+      bool grown = core->entry().Grow();
+      bool retryable = grown || !core->entry().AtCeiling();
+      state_ = State::MapFull;
+      failure_ = "the commit failed because the map was full; nothing was written";
+      ThrowMapFull(env, failure_, retryable, grown);
+    }
+    failure_ = "the commit failed with " + LmdbCodeName(rc) + "; nothing was written";
+    ThrowLmdb(env, rc, "mdb_txn_commit");
+  }
+  return env.Undefined();
+}
+
+Napi::Value Txn::Abort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ != State::TooLarge) RequireUsable(env);
+  End(false, State::Aborted, nullptr);
+  return env.Undefined();
+}
+
+Napi::Value Txn::Active(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), state_ == State::Active);
+}
+
+Napi::Value Txn::Depth(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(children_.size()));
+}
+
+Napi::Value Txn::Ops(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), ops_);
+}
+
+}  // namespace lmdbtxn

@@ -1,0 +1,75 @@
+// Txn: a native LMDB transaction held open across JS calls. A write Txn owns
+// the root MDB_txn plus a stack of child txns (savepoints); every operation
+// acts on the innermost one, as LMDB allows no use of a parent while a child
+// is open. A snapshot Txn is a read-only root txn.
+#pragma once
+#include <lmdb.h>
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "entries.h"
+
+namespace lmdbtxn {
+
+class StoreCore;
+
+class Txn : public Napi::ObjectWrap<Txn> {
+ public:
+  enum class State { Active, TooLarge, Committed, Aborted, CommitFailed, MapFull, Failed, StoreClosed };
+
+  static Napi::Function Define(Napi::Env env);
+  explicit Txn(const Napi::CallbackInfo& info);
+  ~Txn() override;
+
+  // Called by Store right after construction.
+  void StartWrite(std::shared_ptr<StoreCore> core, MDB_txn* root, double maxOps, double maxBytes);
+  void StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root);
+  // The store is closing: abort, and say so in every later call.
+  void EndBecauseStoreClosed();
+
+ private:
+  MDB_txn* Current() const { return children_.empty() ? root_ : children_.back(); }
+  ReadContext Context(Napi::Env env) const;
+  void RequireUsable(Napi::Env env);
+  void RequireWritable(Napi::Env env);
+  void CountOp(Napi::Env env, size_t bytes);
+  // Ends the root txn (children included) and releases LMDB's writer lock.
+  void End(bool commit, State next, int* commitRc);
+  [[noreturn]] void FailWith(Napi::Env env, int rc, const char* during);
+  void Put(Napi::Env env, Key& key, uint8_t tag, const void* data, size_t size);
+
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value ReadString(const Napi::CallbackInfo& info);
+  Napi::Value Type(const Napi::CallbackInfo& info);
+  Napi::Value Exists(const Napi::CallbackInfo& info);
+  Napi::Value Resolve(const Napi::CallbackInfo& info);
+  Napi::Value List(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value MakeGroup(const Napi::CallbackInfo& info);
+  Napi::Value MakeLink(const Napi::CallbackInfo& info);
+  Napi::Value Remove(const Napi::CallbackInfo& info);
+  Napi::Value BeginChild(const Napi::CallbackInfo& info);
+  Napi::Value CommitChild(const Napi::CallbackInfo& info);
+  Napi::Value AbortChild(const Napi::CallbackInfo& info);
+  Napi::Value Commit(const Napi::CallbackInfo& info);
+  Napi::Value Abort(const Napi::CallbackInfo& info);
+  Napi::Value Active(const Napi::CallbackInfo& info);
+  Napi::Value Depth(const Napi::CallbackInfo& info);
+  Napi::Value Ops(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<StoreCore> core_;
+  bool write_ = false;
+  MDB_txn* root_ = nullptr;
+  std::vector<MDB_txn*> children_;
+  State state_ = State::Aborted;
+  std::string failure_;  // why the txn ended, for TransactionFinishedError
+  double maxOps_ = 0, maxBytes_ = 0;
+  double ops_ = 0, bytes_ = 0;
+  std::string scratch_;  // UTF-8 of string values, reused
+};
+
+}  // namespace lmdbtxn
