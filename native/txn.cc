@@ -33,6 +33,8 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceAccessor<&Txn::Active>("active"),
                          InstanceAccessor<&Txn::Depth>("depth"),
                          InstanceAccessor<&Txn::Ops>("ops"),
+                         InstanceAccessor<&Txn::MapFullGrown>("mapFullGrown"),
+                         InstanceMethod<&Txn::HasKey>("hasKey"),
                      });
 }
 
@@ -139,6 +141,7 @@ void Txn::FailWith(Napi::Env env, int rc, const char* during) {
     End(false, State::MapFull, nullptr);
     EnvEntry& entry = core->entry();
     bool grown = entry.Grow();
+    mapFullGrown_ = grown;
     bool retryable = grown || !entry.AtCeiling();
     std::string size = std::to_string(entry.MapSize());
     if (grown) {
@@ -251,22 +254,40 @@ Napi::Value Txn::Remove(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, existed);
 }
 
+// beginChild(isolated?: boolean)
 Napi::Value Txn::BeginChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireWritable(env);
   MDB_txn* child = nullptr;
   Check(env, mdb_txn_begin(core_->entry().env(), Current(), 0, &child), "mdb_txn_begin (nested)");
-  children_.push_back(child);
+  bool isolated = info.Length() > 0 && info[0].ToBoolean();
+  children_.push_back(Level{child, isolated, ops_, bytes_, state_, failure_});
+  if (isolated) ops_ = bytes_ = 0;
   return env.Undefined();
+}
+
+void Txn::PopChild(bool commit, int* rc) {
+  Level level = children_.back();
+  children_.pop_back();
+  if (commit) {
+    *rc = mdb_txn_commit(level.txn);  // merges into the parent; frees the child either way
+  } else {
+    mdb_txn_abort(level.txn);
+  }
+  if (level.isolated) {
+    ops_ = level.ops;
+    bytes_ = level.bytes;
+    state_ = level.state;
+    failure_ = level.failure;
+  }
 }
 
 Napi::Value Txn::CommitChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireUsable(env);
   if (children_.empty()) throw Napi::TypeError::New(env, "no nested transaction is open");
-  MDB_txn* child = children_.back();
-  children_.pop_back();
-  int rc = mdb_txn_commit(child);  // merges into the parent; frees the child either way
+  int rc = MDB_SUCCESS;
+  PopChild(true, &rc);
   if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_txn_commit (nested)");
   return env.Undefined();
 }
@@ -275,10 +296,7 @@ Napi::Value Txn::CommitChild(const Napi::CallbackInfo& info) {
 // already ended (e.g. MapFull inside the callback), so the original error
 // reaches the caller.
 Napi::Value Txn::AbortChild(const Napi::CallbackInfo& info) {
-  if (root_ != nullptr && !children_.empty()) {
-    mdb_txn_abort(children_.back());
-    children_.pop_back();
-  }
+  if (root_ != nullptr && !children_.empty()) PopChild(false, nullptr);
   return info.Env().Undefined();
 }
 
@@ -312,6 +330,7 @@ Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
     state_ = State::CommitFailed;
     if (rc == MDB_MAP_FULL) {
       bool grown = core->entry().Grow();
+      mapFullGrown_ = grown;
       bool retryable = grown || !core->entry().AtCeiling();
       state_ = State::MapFull;
       failure_ = "the commit failed because the map was full; nothing was written";
@@ -340,6 +359,21 @@ Napi::Value Txn::Depth(const Napi::CallbackInfo& info) {
 
 Napi::Value Txn::Ops(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ops_);
+}
+
+Napi::Value Txn::MapFullGrown(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), mapFullGrown_);
+}
+
+// hasKey(path): whether the literal key exists, no link resolution at all
+// (batch insert/update test the key they write, as hb_store does).
+Napi::Value Txn::HasKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireUsable(env);
+  Key key;
+  ReadKey(env, info[0], "path", key);
+  Entry e;
+  return Napi::Boolean::New(env, Lookup(Context(env), key.view(), &e));
 }
 
 }  // namespace lmdbtxn

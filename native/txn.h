@@ -32,7 +32,18 @@ class Txn : public Napi::ObjectWrap<Txn> {
   void EndBecauseStoreClosed();
 
  private:
-  MDB_txn* Current() const { return children_.empty() ? root_ : children_.back(); }
+  // One savepoint. An isolated one (a group-commit callback) has limits of
+  // its own: the counters restart at zero and are restored when it ends.
+  struct Level {
+    MDB_txn* txn;
+    bool isolated;
+    double ops, bytes;
+    State state;
+    std::string failure;
+  };
+
+  MDB_txn* Current() const { return children_.empty() ? root_ : children_.back().txn; }
+  void PopChild(bool commit, int* rc);
   ReadContext Context(Napi::Env env) const;
   void RequireUsable(Napi::Env env);
   void RequireWritable(Napi::Env env);
@@ -60,11 +71,14 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value Active(const Napi::CallbackInfo& info);
   Napi::Value Depth(const Napi::CallbackInfo& info);
   Napi::Value Ops(const Napi::CallbackInfo& info);
+  Napi::Value MapFullGrown(const Napi::CallbackInfo& info);
+  Napi::Value HasKey(const Napi::CallbackInfo& info);
 
   std::shared_ptr<StoreCore> core_;
   bool write_ = false;
   MDB_txn* root_ = nullptr;
-  std::vector<MDB_txn*> children_;
+  std::vector<Level> children_;
+  bool mapFullGrown_ = false;  // the txn ended on MDB_MAP_FULL and the map grew
   State state_ = State::Aborted;
   std::string failure_;  // why the txn ended, for TransactionFinishedError
   double maxOps_ = 0, maxBytes_ = 0;

@@ -1,0 +1,29 @@
+export { open, Store, type StoreStat } from './store'
+export { Transaction, type RemoveOptions } from './transaction'
+export { Snapshot } from './snapshot'
+export type { OpenOptions, Durability, Limits } from './options'
+export type { ListOptions, TypeOptions, Readable } from './reader'
+export type { EntryType } from './native'
+export type { Message, Fields, FieldValue } from './message'
+export type { BatchOp, BatchOptions, BatchResult } from './batch'
+export {
+  LmdbTxnError,
+  InvalidPathError,
+  KeyTooLongError,
+  TransactionBusyError,
+  TransactionFinishedError,
+  TransactionTooLargeError,
+  MapFullError,
+  LinkLoopError,
+  DuplicateKeyError,
+  BatchError,
+  StoreClosedError,
+  ReadOnlyError,
+  FormatError,
+  LmdbError
+} from './errors'
+import { addon } from './native'
+/** SHA-256 prefix of the native sources the loaded binary was built from. */
+export const nativeSourceHash: string = addon.sourceHash
+/** Version of the LMDB library linked into the addon. */
+export const lmdbVersion: string = addon.lmdbVersion

@@ -1,0 +1,83 @@
+/**
+ * Loads the addon: `build/Release` when a developer or CI built it,
+ * otherwise the committed prebuild for this platform (node-gyp-build).
+ * Nothing here depends on an install script having run.
+ */
+import * as path from 'node:path'
+import { createNativeError } from './errors'
+
+export type EntryType = 'simple' | 'group' | 'link'
+
+export interface NativeReader {
+  read (path: string): Buffer | undefined
+  readString (path: string): string | undefined
+  type (path: string, follow: boolean): EntryType | undefined
+  exists (path: string): boolean
+  resolve (path: string): string
+  list (path: string, after: string | undefined, limit: number | undefined): string[]
+}
+
+export interface NativeTxn extends NativeReader {
+  write (path: string, value: Uint8Array | string): void
+  makeGroup (path: string): void
+  makeLink (target: string, path: string): void
+  remove (path: string, recursive: boolean): boolean
+  hasKey (path: string): boolean
+  beginChild (isolated?: boolean): void
+  commitChild (): void
+  abortChild (): void
+  commit (): void
+  abort (): void
+  readonly active: boolean
+  readonly depth: number
+  readonly ops: number
+  readonly mapFullGrown: boolean
+}
+
+export interface NativeStat {
+  entries: number
+  depth: number
+  pageSize: number
+  mapSize: number
+  maxMapSize: number
+  usedBytes: number
+  lastTxnId: number
+  readers: number
+  maxReaders: number
+}
+
+export interface NativeStoreOptions {
+  readOnly: boolean
+  mapSize: number
+  maxMapSize: number
+  maxReaders: number
+  durabilityFlags: number
+  maxLinkDepth: number
+}
+
+export interface NativeStore extends NativeReader {
+  begin (maxOps: number, maxBytes: number): NativeTxn
+  snapshot (): NativeTxn
+  stat (): NativeStat
+  sync (): void
+  close (): void
+  writerBusy (): boolean
+  readonly isOpen: boolean
+}
+
+export interface NativeAddon {
+  NativeStore: new (path: string, options: NativeStoreOptions) => NativeStore
+  setErrorFactory (factory: typeof createNativeError): void
+  normalizePath (path: unknown, argName?: string): string
+  sourceHash: string
+  lmdbVersion: string
+  maxKeySize: number
+  MDB_NOSYNC: number
+  MDB_NOMETASYNC: number
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const load = require('node-gyp-build') as (dir: string) => unknown
+
+export const addon = load(path.join(__dirname, '..')) as NativeAddon
+addon.setErrorFactory(createNativeError)

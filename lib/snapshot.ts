@@ -1,0 +1,32 @@
+/**
+ * A frozen, consistent view of one commit. It holds an LMDB reader slot and
+ * pins the pages it sees until close(); a forgotten snapshot is closed when
+ * it is garbage-collected, and every snapshot closes with its store.
+ */
+import type { EntryType, NativeTxn } from './native'
+import { list, typeFollow, type ListOptions, type Readable, type TypeOptions } from './reader'
+
+export class Snapshot implements Readable {
+  readonly #native: NativeTxn
+
+  /** @internal use store.snapshot() */
+  constructor (native: NativeTxn) {
+    this.#native = native
+  }
+
+  get open (): boolean { return this.#native.active }
+
+  read (path: string): Uint8Array | undefined { return this.#native.read(path) }
+  readString (path: string): string | undefined { return this.#native.readString(path) }
+  type (path: string, opts?: TypeOptions): EntryType | undefined { return this.#native.type(path, typeFollow(opts)) }
+  list (path: string, opts?: ListOptions): string[] { return list(this.#native, path, opts) }
+  resolve (path: string): string { return this.#native.resolve(path) }
+  exists (path: string): boolean { return this.#native.exists(path) }
+
+  /** Releases the reader slot. Idempotent. */
+  close (): void {
+    if (this.#native.active) this.#native.abort()
+  }
+
+  [Symbol.dispose] (): void { this.close() }
+}

@@ -1,0 +1,190 @@
+/**
+ * open() and Store. Reads are thin calls into native code; each sees the
+ * latest commit of any process. Writes go through a Transaction.
+ */
+import * as fs from 'node:fs'
+import * as nodePath from 'node:path'
+import { addon, type EntryType, type NativeStat, type NativeStore } from './native'
+import { describe, durabilityFlags, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
+import { list, typeFollow, type ListOptions, type Readable, type TypeOptions } from './reader'
+import { Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
+import { Snapshot } from './snapshot'
+import { applyMessage, planMessage, type Message } from './message'
+import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
+import { TransactionTooLargeError } from './errors'
+import { GroupCommit } from './group-commit'
+
+/** Each growth doubles the map, so this bounds retries, not sizes. */
+const MAX_GROWTH_RETRIES = 64
+
+export interface StoreStat extends NativeStat {
+  path: string
+  durability: Durability
+  readOnly: boolean
+  lmdbVersion: string
+}
+
+export class Store implements Readable {
+  /** Absolute path of the store's directory. */
+  readonly path: string
+  readonly options: Readonly<ResolvedOptions>
+  readonly #native: NativeStore
+  readonly #group: GroupCommit
+
+  /** @internal use open() */
+  constructor (path: string, options: ResolvedOptions) {
+    this.path = path
+    this.options = Object.freeze(options)
+    this.#native = new addon.NativeStore(path, {
+      readOnly: options.readOnly,
+      mapSize: options.mapSize,
+      maxMapSize: options.maxMapSize,
+      maxReaders: options.maxReaders,
+      durabilityFlags: durabilityFlags(options.durability),
+      maxLinkDepth: options.maxLinkDepth
+    })
+    this.#group = new GroupCommit(this.#native)
+  }
+
+  get isOpen (): boolean { return this.#native.isOpen }
+
+  read (path: string): Uint8Array | undefined { return this.#native.read(path) }
+  readString (path: string): string | undefined { return this.#native.readString(path) }
+  type (path: string, opts?: TypeOptions): EntryType | undefined { return this.#native.type(path, typeFollow(opts)) }
+  list (path: string, opts?: ListOptions): string[] { return list(this.#native, path, opts) }
+  resolve (path: string): string { return this.#native.resolve(path) }
+  exists (path: string): boolean { return this.#native.exists(path) }
+
+  /** A consistent view of the latest commit; close() it when done. */
+  snapshot (): Snapshot { return new Snapshot(this.#native.snapshot()) }
+
+  /**
+   * Opens a native write transaction held across calls. Throws
+   * TransactionBusyError if this thread already holds one; blocks while
+   * another thread or process does.
+   */
+  begin (): Transaction {
+    const { maxOps, maxBytes } = this.options.limits
+    return new Transaction(this.#native.begin(maxOps, maxBytes))
+  }
+
+  /**
+   * Runs `fn` in one write transaction and commits when it returns; a throw
+   * aborts and rethrows. `fn` may run again if the map had to grow.
+   */
+  transactionSync<T> (fn: (txn: Transaction) => T): T {
+    requireSyncCallback(fn, 'transactionSync()')
+    return this.#runSync(fn, 'transactionSync()')
+  }
+
+  /** Group commit: resolves with fn's result once its batch is durable. */
+  transaction<T> (fn: (txn: Transaction) => T): Promise<T> {
+    return this.#group.enqueue(fn)
+  }
+
+  /** Writes a whole message in one transaction; validated before it opens. */
+  writeMessage (message: Message): void {
+    const plan = planMessage(message)
+    const { maxOps, maxBytes } = this.options.limits
+    if (plan.steps.length > maxOps) {
+      throw new TransactionTooLargeError(`the message has ${plan.steps.length} entries, more than limits.maxOps = ${maxOps}`)
+    }
+    if (plan.bytes > maxBytes) {
+      throw new TransactionTooLargeError(`the message writes ${plan.bytes} bytes, more than limits.maxBytes = ${maxBytes}`)
+    }
+    this.#runSync((txn) => applyMessage(txn.native, plan), 'writeMessage()')
+  }
+
+  /** Applies ops in order in one transaction; see docs/api.md for the lanes. */
+  batch (ops: BatchOp[], options?: BatchOptions): BatchResult {
+    let atomic = true
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`)
+      if (options.atomic !== undefined && typeof options.atomic !== 'boolean') {
+        throw new TypeError(`options.atomic must be a boolean, got ${describe(options.atomic)}`)
+      }
+      atomic = options.atomic ?? true
+    }
+    const checked = checkBatch(ops, this.options.limits)
+    if (checked.length === 0) return { committed: 0, existed: [] }
+    const existed: boolean[] = []
+    let failed: { index: number, cause: Error } | undefined
+    try {
+      this.#runSync((txn) => {
+        existed.length = 0
+        failed = applyBatch(txn.native, checked, checked.length, existed)
+        if (failed !== undefined && atomic) throw batchError(ops, failed.index, 0, failed.cause)
+      }, 'batch()')
+    } catch (err) {
+      if (failed !== undefined && atomic) throw err  // the BatchError thrown above
+      // The transaction itself failed (e.g. the map is full at maxMapSize).
+      const index = existed.length
+      if (atomic || index === 0) throw batchError(ops, index, 0, err)
+      // Non-atomic: the ops before the failure still land.
+      const prefix: boolean[] = []
+      try {
+        this.#runSync((txn) => { prefix.length = 0; applyBatch(txn.native, checked, index, prefix) }, 'batch()')
+      } catch {
+        throw batchError(ops, index, 0, err)
+      }
+      throw batchError(ops, index, index, err)
+    }
+    if (failed !== undefined) throw batchError(ops, failed.index, failed.index, failed.cause)
+    return { committed: checked.length, existed }
+  }
+
+  /** Resolves when everything committed before the call is on disk. */
+  async flush (): Promise<void> {
+    await this.#group.drained()
+    if (this.#native.isOpen) this.#native.sync()
+  }
+
+  stat (): StoreStat {
+    return {
+      ...this.#native.stat(),
+      path: this.path,
+      durability: this.options.durability,
+      readOnly: this.options.readOnly,
+      lmdbVersion: addon.lmdbVersion
+    }
+  }
+
+  /**
+   * Closes this handle. An open transaction or snapshot of it is aborted;
+   * queued transaction() callbacks are rejected with StoreClosedError.
+   * The environment closes when the last handle of the directory does.
+   */
+  close (): void {
+    this.#group.rejectAll()
+    this.#native.close()
+  }
+
+  [Symbol.dispose] (): void { this.close() }
+
+  #runSync<T> (fn: (txn: Transaction) => T, where: string): T {
+    const { maxOps, maxBytes } = this.options.limits
+    for (let attempt = 0; ; attempt++) {
+      const native = this.#native.begin(maxOps, maxBytes)
+      try {
+        const result = fn(new Transaction(native, where))
+        if (isThenable(result)) rejectThenable(result, where)
+        native.commit()
+        return result
+      } catch (err) {
+        // MDB_MAP_FULL ended the transaction and the map grew: run it again.
+        if (native.mapFullGrown && attempt < MAX_GROWTH_RETRIES) continue
+        try { native.abort() } catch { /* already ended */ }
+        throw err
+      }
+    }
+  }
+}
+
+/** Opens (creating unless readOnly) the store in directory `path`. */
+export function open (path: string, options?: OpenOptions): Store {
+  if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a non-empty string, got ${describe(path)}`)
+  const resolved = resolveOptions(options)
+  const dir = nodePath.resolve(path)
+  if (!resolved.readOnly) fs.mkdirSync(dir, { recursive: true })
+  return new Store(dir, resolved)
+}

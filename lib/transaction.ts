@@ -1,0 +1,131 @@
+/**
+ * A write transaction held open in native code across calls. Methods are
+ * thin: paths, values, limits and state are checked natively, in one place.
+ */
+import type { EntryType, NativeTxn } from './native'
+import { list, typeFollow, type ListOptions, type Readable, type TypeOptions } from './reader'
+import { describe } from './options'
+import { TransactionFinishedError, StoreClosedError } from './errors'
+import { applyMessage, planMessage, type Message } from './message'
+
+export interface RemoveOptions {
+  /** Also delete every entry under `path/`. */
+  recursive?: boolean
+}
+
+export function isThenable (value: unknown): boolean {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+}
+
+export function requireSyncCallback (fn: unknown, where: string): void {
+  if (typeof fn !== 'function') throw new TypeError(`${where} expects a function, got ${describe(fn)}`)
+  if ((fn as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'AsyncFunction') {
+    throw new TypeError(`${where} callback must be synchronous: an async function would commit before its awaits run`)
+  }
+}
+
+/** A callback returned a promise: its writes were aborted. */
+export function rejectThenable (result: unknown, where: string): never {
+  // The caller's promise may reject later (it used a finished transaction);
+  // nobody else will observe it, so keep it from crashing the process.
+  ;(result as PromiseLike<unknown>).then(undefined, () => {})
+  throw new TypeError(`${where} callback returned a promise; the transaction was aborted. ` +
+    'Transactions are synchronous: do the async work before or after it')
+}
+
+export class Transaction implements Readable {
+  /** @internal */
+  readonly native: NativeTxn
+  /** @internal set when a callback form (transactionSync, transaction) owns the commit */
+  readonly managedBy: string | undefined
+
+  /** @internal use store.begin() */
+  constructor (native: NativeTxn, managedBy?: string) {
+    this.native = native
+    this.managedBy = managedBy
+  }
+
+  /** False after commit, abort, a failure, or crossing a limit. */
+  get active (): boolean { return this.native.active }
+
+  read (path: string): Uint8Array | undefined { return this.native.read(path) }
+  readString (path: string): string | undefined { return this.native.readString(path) }
+  type (path: string, opts?: TypeOptions): EntryType | undefined { return this.native.type(path, typeFollow(opts)) }
+  list (path: string, opts?: ListOptions): string[] { return list(this.native, path, opts) }
+  resolve (path: string): string { return this.native.resolve(path) }
+  exists (path: string): boolean { return this.native.exists(path) }
+
+  write (path: string, value: Uint8Array | string): void { this.native.write(path, value) }
+  makeGroup (path: string): void { this.native.makeGroup(path) }
+  /** `path` becomes a link to `target` (argument order of fs.symlink). */
+  makeLink (target: string, path: string): void { this.native.makeLink(target, path) }
+
+  /** Deletes the entry at `path` (and its subtree when recursive); returns whether anything existed. */
+  remove (path: string, opts?: RemoveOptions): boolean {
+    let recursive = false
+    if (opts !== undefined) {
+      if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
+      if (opts.recursive !== undefined && typeof opts.recursive !== 'boolean') {
+        throw new TypeError(`options.recursive must be a boolean, got ${describe(opts.recursive)}`)
+      }
+      recursive = opts.recursive ?? false
+    }
+    return this.native.remove(path, recursive)
+  }
+
+  /** Writes a whole message (group, fields, sub-groups, links) in this transaction. */
+  writeMessage (message: Message): void {
+    applyMessage(this.native, planMessage(message))
+  }
+
+  /**
+   * A savepoint (LMDB child transaction): if `fn` throws, only its own
+   * writes are undone and the error is rethrown.
+   */
+  transaction<T> (fn: (txn: Transaction) => T): T {
+    requireSyncCallback(fn, 'transaction()')
+    this.native.beginChild()
+    let result: T
+    try {
+      result = fn(this)
+    } catch (err) {
+      this.native.abortChild()
+      throw err
+    }
+    if (isThenable(result)) {
+      this.native.abortChild()
+      rejectThenable(result, 'transaction()')
+    }
+    this.native.commitChild()
+    return result
+  }
+
+  /** Commits; durable per the store's `durability` when it returns. */
+  commit (): void {
+    this.#requireUnmanaged('commit')
+    this.native.commit()
+  }
+
+  abort (): void {
+    this.#requireUnmanaged('abort')
+    this.native.abort()
+  }
+
+  #requireUnmanaged (method: string): void {
+    if (this.managedBy !== undefined) {
+      throw new TypeError(`${method}() cannot be called on a transaction managed by ${this.managedBy}: ` +
+        'return from the callback to commit, throw to abort')
+    }
+  }
+
+  /** `using txn = store.begin()` aborts it if the block leaves it uncommitted. */
+  [Symbol.dispose] (): void {
+    if (this.managedBy !== undefined) return
+    try {
+      this.native.abort()
+    } catch (err) {
+      if (!(err instanceof TransactionFinishedError) && !(err instanceof StoreClosedError)) throw err
+    }
+  }
+}
