@@ -109,14 +109,17 @@ export class Store implements Readable {
     if (checked.length === 0) return { committed: 0, existed: [] }
     const existed: boolean[] = []
     let failed: { index: number, cause: Error } | undefined
+    let started = false
     try {
       this.#runSync((txn) => {
+        started = true
         existed.length = 0
         failed = applyBatch(txn.native, checked, checked.length, existed)
         if (failed !== undefined && atomic) throw batchError(ops, failed.index, 0, failed.cause)
       }, 'batch()')
     } catch (err) {
-      if (failed !== undefined && atomic) throw err  // the BatchError thrown above
+      // No transaction (read-only, busy, closed), or the BatchError thrown above.
+      if (!started || (failed !== undefined && atomic)) throw err
       // The transaction itself failed (e.g. the map is full at maxMapSize).
       const index = existed.length
       if (atomic || index === 0) throw batchError(ops, index, 0, err)
