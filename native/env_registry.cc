@@ -71,6 +71,9 @@ void EnvEntry::OpenOrThrow(Napi::Env env, const EnvOptions& options) {
     // snapshot, the store's read txn and a write txn can coexist on a thread.
     unsigned flags = MDB_NOTLS | (readOnly_ ? MDB_RDONLY : 0);
     rc = mdb_env_open(env_, path_.c_str(), flags, 0664);
+    if (rc == ENOENT && readOnly_) {
+      ThrowLmdb(env, rc, "mdb_env_open " + path_ + " (no store here; open it writable once to create it)");
+    }
     if (rc != MDB_SUCCESS) ThrowLmdb(env, rc, "mdb_env_open " + path_);
     int dead = 0;
     Check(env, mdb_reader_check(env_, &dead), "mdb_reader_check");
