@@ -1,0 +1,96 @@
+'use strict'
+// Facts about this machine and run, recorded with every result set.
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const { execFileSync } = require('child_process')
+const { adapters } = require('../peers')
+
+// Which peers load here, their versions, or why not.
+function probePeers () {
+  const out = {}
+  for (const a of adapters) {
+    try {
+      a.load()
+      out[a.name] = { available: true, version: a.version() }
+    } catch (e) {
+      const reason = String(e.message).split('\n')[0].slice(0, 200)
+      out[a.name] = { available: false, version: a.version(), reason: a.installHint ? `${reason} (install: ${a.installHint})` : reason }
+    }
+  }
+  return out
+}
+
+// fdatasync time of the temp file system: overwrite one 4 KiB page in place,
+// and append 4 KiB pages to a growing file.
+function fsyncProbe (dir, { syncs = 200 } = {}) {
+  const page = Buffer.alloc(4096, 0xab)
+  const result = {}
+  for (const mode of ['overwrite', 'append']) {
+    const file = path.join(dir, mode)
+    const fd = fs.openSync(file, 'w+')
+    try {
+      if (mode === 'overwrite') { fs.writeSync(fd, page, 0, page.length, 0); fs.fdatasyncSync(fd) }
+      const t = []
+      for (let i = 0; i < syncs + 10; i++) {
+        const t0 = process.hrtime.bigint()
+        fs.writeSync(fd, page, 0, page.length, mode === 'overwrite' ? 0 : i * page.length)
+        fs.fdatasyncSync(fd)
+        if (i >= 10) t.push(Number(process.hrtime.bigint() - t0) / 1e6)
+      }
+      t.sort((a, b) => a - b)
+      result[mode] = {
+        n: t.length,
+        meanMs: t.reduce((a, b) => a + b, 0) / t.length,
+        p50Ms: t[Math.floor(t.length * 0.5)],
+        p99Ms: t[Math.min(t.length - 1, Math.floor(t.length * 0.99))]
+      }
+    } finally {
+      fs.closeSync(fd)
+      fs.rmSync(file, { force: true })
+    }
+  }
+  return result
+}
+
+// The file system type of a directory, from the longest matching mount point.
+function fsType (dir) {
+  try {
+    const real = fs.realpathSync(dir)
+    let best = { mount: '', type: 'unknown', device: '' }
+    for (const line of fs.readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [device, mount, type] = line.split(' ')
+      if (!mount) continue
+      const m = mount.replace(/\\040/g, ' ')
+      if ((real === m || real.startsWith(m.endsWith('/') ? m : m + '/')) && m.length >= best.mount.length) best = { mount: m, type, device }
+    }
+    return best
+  } catch {
+    return { mount: '', type: 'unknown', device: '' }
+  }
+}
+
+function git (args) {
+  try { return execFileSync('git', args, { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() } catch { return null }
+}
+
+function systemInfo () {
+  const cpus = os.cpus()
+  const tmp = os.tmpdir()
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpu: cpus.length ? cpus[0].model.trim() : 'unknown',
+    cpuCount: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadAverage: os.loadavg().map(x => Math.round(x * 100) / 100),
+    tmpdir: tmp,
+    fileSystem: fsType(tmp),
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    dirty: git(['status', '--porcelain', '--', 'native', 'lib', 'binding.gyp']) ? true : undefined
+  }
+}
+
+module.exports = { probePeers, fsyncProbe, systemInfo }

@@ -1,0 +1,147 @@
+'use strict'
+// bench/results/<name>.md: the summary a person reads in ten seconds, then
+// one table per scenario with its workload.
+const { SUBJECT, adapters } = require('../peers')
+const { ok } = require('./analyze')
+const { formatRate, formatMs, formatRatio, formatInt } = require('./format')
+
+const PEERS = adapters.filter(a => a.name !== SUBJECT && !a.reference).map(a => a.name)
+const RATIO_SCENARIOS = ['1a', '1b', '1c', '2', '3', '4']
+
+function table (head, rows) {
+  const line = cells => '| ' + cells.join(' | ') + ' |'
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+function status (row) {
+  return `${row.status}${row.reason ? ': ' + row.reason.replace(/\|/g, '\\|') : ''}`
+}
+
+function header (results) {
+  const m = results.meta
+  const peers = Object.entries(m.peers || {}).filter(([n]) => n !== 'in-memory Map')
+    .map(([n, p]) => `${n} ${p.version || '?'}${p.available ? '' : ' (skipped: ' + p.reason + ')'}`).join(' · ')
+  const f = m.fsync || {}
+  const lines = [
+    `# lmdb-txn benchmark — ${m.mode} run`,
+    '',
+    `${m.date.slice(0, 10)} · ${m.wallSeconds} s · Node ${m.node} · ${m.cpu} × ${m.cpuCount} · ${m.memoryGiB} GiB · ${m.platform} · temp fs ${m.fileSystem.type} (${m.fileSystem.device} on ${m.fileSystem.mount}) · load average at start ${m.loadAverage.join(' ')} · lmdb-txn ${m.peers?.[SUBJECT]?.version || '?'} @ ${m.commit || '?'}${m.dirty ? ' (uncommitted native/lib changes)' : ''}`,
+    '',
+    `Peers: ${peers}`,
+    ''
+  ]
+  if (f.overwrite) {
+    lines.push(`fdatasync of the temp fs, measured in this run: overwrite ${formatMs(f.overwrite.meanMs)} (p99 ${formatMs(f.overwrite.p99Ms)}), append ${formatMs(f.append.meanMs)} (p99 ${formatMs(f.append.p99Ms)}). ` +
+      `Physical limit of one durable commit: LMDB \`sync\` waits for 2 syncs (data, then meta page) ≈ ${formatRate(1000 / (2 * f.overwrite.meanMs))}/s; \`nometasync\`, SQLite WAL and LevelDB 1 sync ≈ ${formatRate(1000 / f.overwrite.meanMs)}/s (upper bounds: every sync priced as an overwrite).`, '')
+  }
+  lines.push('Durable = the call or promise returns only after the data is on disk: LMDB (lmdb-txn, lmdb-js with `overlappingSync: false`, node-lmdb) in its default sync mode, better-sqlite3 in WAL mode with `synchronous=FULL`, classic-level with `{ sync: true }`. Rows marked *not durable* are shown for reference only. Ratios are lmdb-txn ÷ peer from this same run (> 1 means lmdb-txn is faster).', '')
+  return lines.join('\n')
+}
+
+function targetsTable (results) {
+  const icon = t => t.met === true ? '✅' : t.met === false ? '❌' : '⚪'
+  return table(['target (issue 6)', 'result'], results.targets.map(t => [t.text, `${icon(t)} ${t.note}${t.detail ? ' — ' + t.detail : ''}`]))
+}
+
+// per scenario and peer: the ratio against that peer's fastest durable row
+function summaryTable (results) {
+  const rows = []
+  for (const s of results.scenarios.filter(s => RATIO_SCENARIOS.includes(s.id))) {
+    const subject = s.rows.find(r => r.peer === SUBJECT && !r.group)
+    const mine = subject ? (ok(subject) ? `${formatRate(subject.result.opsPerSec)} ${s.unit}` : subject.status) : '—'
+    const cells = PEERS.map(p => {
+      const cands = s.rows.filter(r => r.peer === p && !r.group)
+      if (!cands.length) return ''
+      const durable = cands.filter(r => ok(r) && r.result.durable !== false && r.ratio != null)
+      if (!durable.length) return cands[0].status === 'ok' ? '—' : cands[0].status
+      const bestRow = durable.sort((a, b) => b.result.opsPerSec - a.result.opsPerSec)[0]
+      return `**${formatRatio(bestRow.ratio)}**`
+    })
+    rows.push([`${s.id} ${s.title}`, mine, ...cells])
+  }
+  return table(['scenario', 'lmdb-txn', ...PEERS], rows)
+}
+
+function latencyCols (r) {
+  return [formatMs(r.meanMs), formatMs(r.p99Ms)]
+}
+
+function paramsText (s) {
+  const p = (s.rows[0] || {}).params || {}
+  return Object.entries(p).filter(([k]) => k !== 'kind').map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('/') : v}`).join(', ')
+}
+
+function standardTable (s) {
+  const extra4 = s.id === '4'
+  const durableCol = s.rows.some(r => ok(r) && r.result.limitPerSec)
+  const head = ['peer', 'API', s.unit, 'mean', 'p99', 'lmdb-txn ÷']
+  if (durableCol) head.push('of physical limit')
+  if (extra4) head.push('recall@10', 'reads / writes per insert')
+  const rows = s.rows.map(r => {
+    const api = r.variant + (r.group ? ` (${r.group})` : '') + (ok(r) && r.result.durable === false ? ' *not durable*' : '')
+    if (!ok(r)) return [r.peer, api, status(r), '', '', '', ...(durableCol ? [''] : []), ...(extra4 ? ['', ''] : [])]
+    const res = r.result
+    const cells = [r.peer, api, formatRate(res.opsPerSec), ...latencyCols(res), r.ratio != null ? formatRatio(r.ratio) : '—']
+    if (durableCol) cells.push(res.limitPerSec ? `${Math.round(res.ofLimit * 100)}% of ${formatRate(res.limitPerSec)}` : '')
+    if (extra4) cells.push(`${res.recallAt10.toFixed(3)}${res.valid ? '' : ' ❌ invalid'}`, `${res.readsPerInsert.toFixed(0)} / ${res.writesPerInsert.toFixed(0)}`)
+    return cells
+  })
+  return table(head, rows)
+}
+
+function fieldsTable (s) {
+  const fields = s.rows.find(ok)?.result.points.map(p => p.fields) || []
+  const head = ['peer', 'API', ...fields.map(f => `${f} field${f === 1 ? '' : 's'}`)]
+  const rows = s.rows.map(r => !ok(r)
+    ? [r.peer, r.variant, status(r), ...fields.slice(1).map(() => '')]
+    : [r.peer, r.variant, ...r.result.points.map(p => `${formatRate(p.opsPerSec)} msg/s, p99 ${formatMs(p.p99Ms)}${p.ratio != null ? ` (${formatRatio(p.ratio)})` : ''}`)])
+  return table(head, rows) + '\n\nCells: messages/s, p99 latency, (lmdb-txn ÷ peer).'
+}
+
+function sizeTable (s) {
+  const rows = []
+  for (const r of s.rows) {
+    if (!ok(r)) { rows.push([r.peer, '', status(r), '', '', '']); continue }
+    for (const p of r.result.points) {
+      rows.push([r.peer, formatInt(p.size),
+        `${formatRate(p.write.opsPerSec)}${p.write.ratio != null ? ` (${formatRatio(p.write.ratio)})` : ''}`, formatMs(p.write.p99Ms),
+        `${formatRate(p.read.opsPerSec)}${p.read.ratio != null ? ` (${formatRatio(p.read.ratio)})` : ''}`, `${formatMs(p.read.meanMs)} / ${formatMs(p.read.p99Ms)}`])
+    }
+  }
+  return table(['peer', 'messages in store', 'durable writes msg/s (lmdb-txn ÷)', 'write p99', 'reads/s (lmdb-txn ÷)', 'read mean / p99'], rows)
+}
+
+function delayTable (s) {
+  const rows = s.rows.map(r => {
+    const api = `${r.group}: ${r.variant}${ok(r) && r.result.durable === false ? ' *not durable*' : ''}`
+    if (!ok(r)) return [r.peer, api, status(r), '', '', '']
+    const d = r.result.delay
+    return [r.peer, api, formatRate(r.result.opsPerSec), formatMs(d.p50Ms), formatMs(d.p99Ms), formatMs(d.maxMs)]
+  })
+  return table(['peer', 'API', 'msg/s', 'loop delay p50', 'p99', 'max'], rows)
+}
+
+function scenarioSection (s) {
+  const body = s.id === '5f' ? fieldsTable(s) : s.id === '5s' ? sizeTable(s) : s.id === '6' ? delayTable(s) : standardTable(s)
+  return [`## ${s.id} — ${s.title}`, '', `Workload: ${s.describe}. Parameters: ${paramsText(s)}.`, '', body, ''].join('\n')
+}
+
+function render (results) {
+  return [
+    header(results),
+    '## Targets', '', targetsTable(results), '',
+    '## Summary: lmdb-txn ÷ each peer\'s fastest durable row', '', summaryTable(results), '',
+    ...results.scenarios.map(scenarioSection),
+    '## Method', '',
+    'Each scenario × peer runs in a fresh child process (`bench/child.js`) on a fresh directory under the OS temp dir, with a warm-up first. ' +
+    'Durable writes are timed call by call with tinybench (ops/s = calls ÷ measured time; with 64 concurrent writers, calls ÷ wall time). ' +
+    'Microsecond operations (scenarios 2 and 3) take ops/s from an untimed loop over all keys (scenario 2 includes the commit) and mean/p99 from a second pass timed op by op. ' +
+    'All peers get the same keys and bytes (seeded PRNG). "of physical limit" divides by 1 ÷ (commits × syncs per commit × fdatasync time).', ''
+  ].join('\n')
+}
+
+function summary (results) {
+  return ['Targets:', targetsTable(results), '', summaryTable(results)].join('\n')
+}
+
+module.exports = { render, summary }

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+'use strict'
+// npm run bench [-- --quick] [--only=1b,3] [--peers=lmdb-txn,lmdb-js] [--out=DIR]
+// Runs every scenario × peer in a fresh child process on a fresh temporary
+// directory, then writes <out>/latest.{json,md,svg} (quick.* with --quick).
+const fs = require('fs')
+const path = require('path')
+const { fork } = require('child_process')
+const scenarios = require('./scenarios')
+const { systemInfo } = require('./lib/system')
+const { analyze } = require('./report/analyze')
+const { formatRate, formatMs } = require('./report/format')
+
+const CHILD = path.join(__dirname, 'child.js')
+
+function parseArgs (argv) {
+  const args = { quick: false, only: null, peers: null, out: path.join(__dirname, 'results') }
+  for (const a of argv) {
+    if (a === '--quick') args.quick = true
+    else if (a.startsWith('--only=')) args.only = a.slice(7).split(',')
+    else if (a.startsWith('--peers=')) args.peers = a.slice(8).split(',')
+    else if (a.startsWith('--out=')) args.out = path.resolve(a.slice(6))
+    else if (a === '--help' || a === '-h') { console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 5).join('\n').replace(/^\/\/ ?/gm, '')); process.exit(0) }
+    else { console.error(`unknown argument ${a}`); process.exit(2) }
+  }
+  return args
+}
+
+function runJob (job, timeoutMs) {
+  return new Promise(resolve => {
+    const child = fork(CHILD, [JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] })
+    let reply = null
+    let output = ''
+    const keep = d => { output = (output + d).slice(-4000) }
+    child.stdout.on('data', keep)
+    child.stderr.on('data', keep)
+    child.on('message', m => { reply = m })
+    const timer = setTimeout(() => {
+      reply = { status: 'error', reason: `timed out after ${Math.round(timeoutMs / 1000)} s` }
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (!reply) reply = { status: 'error', reason: `child exited (${signal || 'code ' + code}) without a result` }
+      if (reply.status === 'error' && output.trim()) reply.output = output.trim()
+      resolve(reply)
+    })
+  })
+}
+
+function resultText (scenario, row) {
+  if (row.status !== 'ok') return `${row.status}${row.reason ? ': ' + row.reason : ''}`
+  const r = row.result
+  if (r.points) return `${r.points.length} points`
+  let s = `${formatRate(r.opsPerSec)} ${scenario.unit}`
+  if (r.meanMs != null) s += `, mean ${formatMs(r.meanMs)}, p99 ${formatMs(r.p99Ms)}`
+  if (r.recallAt10 != null) s += `, recall@10 ${r.recallAt10.toFixed(3)}`
+  if (r.delay) s += `, loop delay p99 ${formatMs(r.delay.p99Ms)}`
+  return s
+}
+
+async function main () {
+  const args = parseArgs(process.argv.slice(2))
+  const tty = process.stdout.isTTY
+  const started = performance.now()
+  const meta = { mode: args.quick ? 'quick' : 'full', ...systemInfo() }
+  const jobTimeout = args.quick ? 30e3 : 900e3
+
+  const probe = await runJob({ scenario: 'probe' }, 60e3)
+  if (probe.status !== 'ok') throw new Error(`peer probe failed: ${probe.reason}\n${probe.output || ''}`)
+  meta.peers = probe.result
+  const fsync = await runJob({ scenario: 'fsync', params: { syncs: args.quick ? 100 : 500 } }, 60e3)
+  meta.fsync = fsync.status === 'ok' ? fsync.result : { error: fsync.reason }
+
+  const selected = scenarios.list.filter(s => !args.only || args.only.includes(s.id) || args.only.includes(s.id[0]))
+  const plan = []
+  for (const s of selected) {
+    for (const row of s.rows(args.quick)) {
+      if (args.peers && !args.peers.includes(row.peer)) continue
+      plan.push({ scenario: s, row })
+    }
+  }
+
+  const out = selected.map(s => ({ id: s.id, title: s.title, unit: s.unit, describe: s.describe, rows: [] }))
+  let errors = 0
+  for (let i = 0; i < plan.length; i++) {
+    const { scenario, row } = plan[i]
+    const label = `[${String(i + 1).padStart(String(plan.length).length)}/${plan.length}] ${scenario.id.padEnd(3)} ${row.peer} ${row.variant}${row.group ? ' (' + row.group + ')' : ''}`
+    if (tty) process.stdout.write(`${label} …`)
+    const t0 = performance.now()
+    const peer = meta.peers[row.peer]
+    const reply = peer && !peer.available
+      ? { status: 'skipped', reason: peer.reason }
+      : await runJob({ scenario: scenario.id, peer: row.peer, variant: row.variant, params: row.params }, jobTimeout)
+    const record = { peer: row.peer, variant: row.variant, group: row.group, params: row.params, status: reply.status, reason: reply.reason, result: reply.result, seconds: Math.round((performance.now() - t0) / 100) / 10 }
+    out.find(s => s.id === scenario.id).rows.push(record)
+    if (reply.status === 'error') errors++
+    const line = `${label} — ${resultText(scenario, record)} (${record.seconds} s)`
+    if (tty) process.stdout.write(`\r\x1b[2K${line}\n`); else console.log(line)
+    if (reply.status === 'error' && reply.output) console.error(reply.output.split('\n').map(l => '    ' + l).join('\n'))
+  }
+
+  meta.wallSeconds = Math.round((performance.now() - started) / 1000)
+  const results = analyze({ meta, scenarios: out })
+  fs.mkdirSync(args.out, { recursive: true })
+  const base = path.join(args.out, args.quick ? 'quick' : 'latest')
+  fs.writeFileSync(base + '.json', JSON.stringify(results, null, 2) + '\n')
+  fs.writeFileSync(base + '.md', require('./report/markdown').render(results))
+  fs.writeFileSync(base + '.svg', require('./report/svg').render(results))
+  console.log('\n' + require('./report/markdown').summary(results))
+  console.log(`\nwrote ${path.relative(process.cwd(), base)}.{json,md,svg} in ${meta.wallSeconds} s${errors ? ` — ${errors} job(s) failed` : ''}`)
+  process.exitCode = errors ? 1 : 0
+}
+
+main().catch(e => { console.error(e); process.exitCode = 1 })
