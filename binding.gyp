@@ -15,6 +15,7 @@
         "native/entries.cc",
         "native/store.cc",
         "native/txn.cc",
+        "native/group_writer.cc",
         "native/lmdb_stderr.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,37 +1,60 @@
 /**
- * store.transaction(fn): group commit. Callbacks queued in one event-loop
- * turn run in order, each in an isolated savepoint (own limits, own
- * failure) of one shared LMDB write transaction, which then commits once.
+ * store.transaction(fn): group commit (SPEC §6; design in docs/group-commit.md).
  *
- * This version commits on the JS thread after the turn ends (see
- * docs/group-commit.md for what that costs and what replaces it).
+ * Callbacks queue on the JS thread. One batch at a time asks the native
+ * writer thread for an LMDB write txn; when it is ready, every callback
+ * queued so far (up to MAX_BATCH) runs here, in order, each in an isolated
+ * savepoint; the txn then goes back to the writer thread, which commits and
+ * syncs it off the JS thread and reports back. Promises resolve when their
+ * batch is durable per the store's durability.
  */
 import type { NativeStore, NativeTxn } from './native'
 import { Transaction, isThenable, requireSyncCallback } from './transaction'
-import { StoreClosedError } from './errors'
+import { MapFullError, StoreClosedError } from './errors'
 
 interface Pending {
+  seq: number
   fn: (txn: Transaction) => unknown
   resolve: (value: any) => void
   reject: (err: unknown) => void
   outcome?: { ok: true, value: unknown } | { ok: false, error: unknown }
 }
 
+type GroupEvent =
+  | { type: 'ready', id: number, txn: NativeTxn }
+  | { type: 'beginFailed' | 'syncFailed', id: number, error: Error }
+  | { type: 'committed' | 'synced', id: number }
+  | { type: 'commitFailed', id: number, error: Error, grown: boolean }
+  | { type: 'aborted', id: number, grown: boolean }
+
 /** Callbacks committed together at most; the rest go to the next batch. */
 export const MAX_BATCH = 1024
+/** Each growth doubles the map: this bounds re-runs, not sizes. */
 const MAX_GROWTH_RETRIES = 64
+
+const closedError = (): StoreClosedError =>
+  new StoreClosedError('the store was closed before this transaction committed; nothing of it was written')
 
 export class GroupCommit {
   readonly #native: NativeStore
+  readonly #limits: { maxOps: number, maxBytes: number }
+  #started = false
   #queue: Pending[] = []
-  #scheduled = false
-  #idle: Array<() => void> = []
+  #seq = 0
+  #settledSeq = 0                 // every callback with seq <= this has settled
+  #beginning = false              // a BEGIN is outstanding or its txn is being used
+  #pollTimer: NodeJS.Timeout | undefined
+  #nextId = 1
+  #inflight = new Map<number, Pending[]>()
+  #aborting: { batch: Pending[], error: unknown, attempt: number } | undefined
+  #growthRetries = 0
+  #flushes = new Map<number, { resolve: () => void, reject: (e: unknown) => void }>()
+  #settleWaiters: Array<{ seq: number, resolve: () => void }> = []
 
-  constructor (native: NativeStore) {
+  constructor (native: NativeStore, limits: { maxOps: number, maxBytes: number }) {
     this.#native = native
+    this.#limits = limits
   }
-
-  get pending (): number { return this.#queue.length }
 
   enqueue<T> (fn: (txn: Transaction) => T): Promise<T> {
     try {
@@ -41,80 +64,112 @@ export class GroupCommit {
       return Promise.reject(err)
     }
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve, reject })
-      this.#schedule(0)
+      this.#queue.push({ seq: ++this.#seq, fn, resolve, reject })
+      this.#pump()
     })
   }
 
-  /** Resolves once every callback queued before the call has settled. */
-  drained (): Promise<void> {
-    if (this.#queue.length === 0) return Promise.resolve()
-    return new Promise((resolve) => this.#idle.push(resolve))
+  /** Resolves once every transaction() called before it has settled, and all commits so far are on disk. */
+  async flush (): Promise<void> {
+    const target = this.#seq
+    if (this.#settledSeq < target) {
+      await new Promise<void>((resolve) => this.#settleWaiters.push({ seq: target, resolve }))
+    }
+    if (!this.#native.isOpen) return
+    this.#start()
+    const id = this.#nextId++
+    await new Promise<void>((resolve, reject) => {
+      this.#flushes.set(id, { resolve, reject })
+      this.#native.groupFlush(id)
+      this.#updateRef()
+    })
   }
 
-  /** close(): callbacks not yet run are rejected; they wrote nothing. */
-  rejectAll (): void {
+  /** close(): what has not been handed to the writer is rejected; it wrote nothing. */
+  close (): void {
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer)
+    this.#pollTimer = undefined
     const queue = this.#queue
     this.#queue = []
-    for (const p of queue) p.reject(new StoreClosedError('the store was closed before this transaction ran; nothing was written'))
-    this.#wakeIdle()
+    this.#beginning = false
+    if (this.#aborting !== undefined) queue.unshift(...this.#aborting.batch)
+    this.#aborting = undefined
+    for (const p of queue) p.outcome = { ok: false, error: closedError() }
+    this.#settle(queue)
+    // In-flight commits finish on the writer thread and still report.
   }
 
-  #schedule (delayMs: number): void {
-    if (this.#scheduled) return
-    this.#scheduled = true
-    const run = (): void => {
-      this.#scheduled = false
-      this.#run()
-    }
-    if (delayMs === 0) setImmediate(run)
-    else setTimeout(run, delayMs)
+  #start (): void {
+    if (this.#started) return
+    this.#native.groupStart((event: GroupEvent) => this.#onEvent(event))
+    this.#started = true
   }
 
-  #run (): void {
-    if (this.#queue.length === 0) return
-    if (!this.#native.isOpen) return this.rejectAll()
-    // A begin() transaction is open on this thread: queue behind it.
-    if (this.#native.writerBusy()) return this.#schedule(1)
-    const batch = this.#queue.splice(0, MAX_BATCH)
-    try {
-      this.#commit(batch)
-    } catch (err) {
-      for (const p of batch) p.outcome = { ok: false, error: err }
+  #pump (): void {
+    if (this.#beginning || this.#aborting !== undefined || this.#queue.length === 0 || this.#pollTimer !== undefined) return
+    if (!this.#native.isOpen) return this.close()
+    // A begin() transaction is open on this thread: queue behind it. (The
+    // writer thread would wait for LMDB's lock, which is fine, but begin()
+    // after it would then have to throw TransactionBusyError.)
+    if (this.#native.writerBusy()) {
+      this.#pollTimer = setTimeout(() => { this.#pollTimer = undefined; this.#pump() }, 1)
+      return
     }
-    for (const p of batch) {
-      const outcome = p.outcome!
-      if (outcome.ok) p.resolve(outcome.value)
-      else p.reject(outcome.error)
-    }
-    if (this.#queue.length > 0) this.#schedule(0)
-    else this.#wakeIdle()
+    this.#start()
+    this.#beginning = true
+    this.#native.groupBegin()
+    this.#updateRef()
   }
 
-  #commit (batch: Pending[]): void {
-    for (let attempt = 0; ; attempt++) {
-      const native = this.#native.begin(Infinity, Infinity)
-      const ended = this.#runCallbacks(native, batch)
-      if (ended === undefined) {
-        try {
-          native.commit()
-          return
-        } catch (err) {
-          if (!(native.mapFullGrown && attempt < MAX_GROWTH_RETRIES)) throw err
+  #onEvent (event: GroupEvent): void {
+    switch (event.type) {
+      case 'ready': this.#runBatch(event.txn); break
+      case 'beginFailed': {
+        this.#beginning = false
+        const batch = this.#queue.splice(0, MAX_BATCH)
+        for (const p of batch) p.outcome = { ok: false, error: event.error }
+        this.#settle(batch)
+        break
+      }
+      case 'committed': this.#finish(event.id, undefined, false); break
+      case 'commitFailed': this.#finish(event.id, event.error, event.grown); break
+      case 'aborted': {
+        const aborting = this.#aborting
+        this.#aborting = undefined
+        if (aborting === undefined) break
+        if (event.grown && aborting.attempt < MAX_GROWTH_RETRIES) {
+          this.#growthRetries = aborting.attempt + 1
+          this.#queue.unshift(...aborting.batch) // run the whole batch again, same order
+        } else {
+          for (const p of aborting.batch) p.outcome = { ok: false, error: aborting.error }
+          this.#settle(aborting.batch)
         }
-      } else if (!(native.mapFullGrown && attempt < MAX_GROWTH_RETRIES)) {
-        throw ended
+        break
+      }
+      case 'synced':
+      case 'syncFailed': {
+        const f = this.#flushes.get(event.id)
+        this.#flushes.delete(event.id)
+        if (event.type === 'syncFailed') f?.reject(event.error)
+        else f?.resolve()
+        break
       }
     }
+    this.#pump()
+    this.#updateRef()
   }
 
-  /**
-   * Runs each callback in its own savepoint. Returns the error that ended the
-   * shared transaction (MDB_MAP_FULL or another LMDB failure), if one did.
-   */
-  #runCallbacks (native: NativeTxn, batch: Pending[]): unknown {
+  #runBatch (native: NativeTxn): void {
+    this.#beginning = false
+    const batch = this.#queue.splice(0, MAX_BATCH)
+    if (batch.length === 0 || !this.#native.isOpen) {
+      this.#native.groupAbort(native)
+      return
+    }
+    let ended: unknown
     for (const p of batch) {
-      native.beginChild(true)
+      if (!native.active) break
+      native.beginChild(true, this.#limits.maxOps, this.#limits.maxBytes)
       try {
         const value = p.fn(new Transaction(native, 'transaction()'))
         if (isThenable(value)) {
@@ -127,15 +182,67 @@ export class GroupCommit {
       } catch (error) {
         native.abortChild()
         p.outcome = { ok: false, error }
+        if (!native.active) ended = error
       }
-      if (!native.active) return (p.outcome as { error: unknown }).error
     }
-    return undefined
+    if (!this.#native.isOpen) {
+      // a callback closed the store: the writer aborted the batch
+      for (const p of batch) p.outcome = { ok: false, error: closedError() }
+      this.#settle(batch)
+      return
+    }
+    if (!native.active) {
+      // MDB_MAP_FULL (or another LMDB failure) ended the shared txn: the
+      // writer aborts it, grows the map and tells us ('aborted').
+      const error = ended instanceof MapFullError
+        ? new MapFullError('the map is full at maxMapSize; nothing in this batch was written', false)
+        : ended
+      this.#aborting = { batch, error, attempt: this.#growthRetries }
+      this.#native.groupAbort(native) // no-op if the failure already handed it back
+      return
+    }
+    const id = this.#nextId++
+    this.#inflight.set(id, batch)
+    this.#native.groupCommit(native, id)
   }
 
-  #wakeIdle (): void {
-    const idle = this.#idle
-    this.#idle = []
-    for (const resolve of idle) resolve()
+  #finish (id: number, error: Error | undefined, grown: boolean): void {
+    const batch = this.#inflight.get(id)
+    this.#inflight.delete(id)
+    if (batch === undefined) return
+    if (error === undefined) {
+      this.#growthRetries = 0
+      this.#settle(batch)
+      return
+    }
+    if (grown && this.#growthRetries < MAX_GROWTH_RETRIES && this.#native.isOpen) {
+      this.#growthRetries++
+      for (const p of batch) p.outcome = undefined
+      this.#queue.unshift(...batch)
+      return
+    }
+    for (const p of batch) p.outcome = { ok: false, error }
+    this.#settle(batch)
+  }
+
+  #settle (batch: Pending[]): void {
+    for (const p of batch) {
+      const o = p.outcome!
+      if (o.ok) p.resolve(o.value)
+      else p.reject(o.error)
+      if (p.seq > this.#settledSeq) this.#settledSeq = p.seq
+    }
+    if (this.#queue.length === 0 && this.#inflight.size === 0 && this.#aborting === undefined) {
+      this.#settledSeq = this.#seq
+    }
+    const waiters = this.#settleWaiters
+    this.#settleWaiters = waiters.filter((w) => w.seq > this.#settledSeq)
+    for (const w of waiters) if (w.seq <= this.#settledSeq) w.resolve()
+  }
+
+  #updateRef (): void {
+    if (!this.#started) return
+    const busy = this.#beginning || this.#inflight.size > 0 || this.#flushes.size > 0 || this.#aborting !== undefined
+    this.#native.groupRef(busy)
   }
 }

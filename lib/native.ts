@@ -23,7 +23,7 @@ export interface NativeTxn extends NativeReader {
   makeLink (target: string, path: string): void
   remove (path: string, recursive: boolean): boolean
   hasKey (path: string): boolean
-  beginChild (isolated?: boolean): void
+  beginChild (isolated?: boolean, maxOps?: number, maxBytes?: number): void
   commitChild (): void
   abortChild (): void
   commit (): void
@@ -62,6 +62,12 @@ export interface NativeStore extends NativeReader {
   sync (): void
   close (): void
   writerBusy (): boolean
+  groupStart (onEvent: (event: any) => void): void
+  groupBegin (): void
+  groupCommit (txn: NativeTxn, id: number): void
+  groupAbort (txn: NativeTxn): void
+  groupFlush (id: number): void
+  groupRef (ref: boolean): void
   readonly isOpen: boolean
 }
 

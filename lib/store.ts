@@ -43,7 +43,7 @@ export class Store implements Readable {
       durabilityFlags: durabilityFlags(options.durability),
       maxLinkDepth: options.maxLinkDepth
     })
-    this.#group = new GroupCommit(this.#native)
+    this.#group = new GroupCommit(this.#native, options.limits)
   }
 
   get isOpen (): boolean { return this.#native.isOpen }
@@ -136,10 +136,12 @@ export class Store implements Readable {
     return { committed: checked.length, existed }
   }
 
-  /** Resolves when everything committed before the call is on disk. */
-  async flush (): Promise<void> {
-    await this.#group.drained()
-    if (this.#native.isOpen) this.#native.sync()
+  /**
+   * Resolves when every transaction() called before it has settled and
+   * everything committed so far is on disk (the sync runs off the JS thread).
+   */
+  flush (): Promise<void> {
+    return this.#group.flush()
   }
 
   stat (): StoreStat {
@@ -158,7 +160,7 @@ export class Store implements Readable {
    * The environment closes when the last handle of the directory does.
    */
   close (): void {
-    this.#group.rejectAll()
+    this.#group.close()
     this.#native.close()
   }
 

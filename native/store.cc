@@ -29,12 +29,22 @@ void StoreCore::Close() {
   std::vector<Txn*> open(txns_.begin(), txns_.end());
   for (Txn* txn : open) txn->EndBecauseStoreClosed();
   txns_.clear();
+  if (group_) {
+    group_->Stop();  // aborts what the writer holds, on the writer thread
+    group_.reset();
+  }
+  groupHolds = 0;
   if (readTxn_ != nullptr) {
     mdb_txn_abort(readTxn_);  // it is reset, so it holds no snapshot and no count
     readTxn_ = nullptr;
   }
   entry_->Release();
   if (addon_) addon_->stores.erase(this);
+}
+
+void StoreCore::AbortGroupRoot(MDB_txn* root) {
+  if (groupHolds > 0) groupHolds--;
+  if (group_) group_->Abort(root);  // else Stop() already aborted it
 }
 
 MDB_txn* StoreCore::AcquireReadTxn(Napi::Env env) {
@@ -71,6 +81,12 @@ Napi::Function Store::Define(Napi::Env env) {
                          InstanceMethod<&Store::Sync>("sync"),
                          InstanceMethod<&Store::Close>("close"),
                          InstanceMethod<&Store::WriterBusy>("writerBusy"),
+                         InstanceMethod<&Store::GroupStart>("groupStart"),
+                         InstanceMethod<&Store::GroupBegin>("groupBegin"),
+                         InstanceMethod<&Store::GroupCommit>("groupCommit"),
+                         InstanceMethod<&Store::GroupAbort>("groupAbort"),
+                         InstanceMethod<&Store::GroupFlush>("groupFlush"),
+                         InstanceMethod<&Store::GroupRef>("groupRef"),
                          InstanceAccessor<&Store::IsOpen>("isOpen"),
                      });
 }
@@ -148,6 +164,13 @@ Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
     Throw(env, ErrorKind::TransactionBusy,
           "a write transaction is already open on this thread for this store; commit or "
           "abort it first (waiting would deadlock)");
+  }
+  for (StoreCore* other : GetAddonData(env)->stores) {
+    if (&other->entry() == &entry && other->groupHolds > 0) {
+      Throw(env, ErrorKind::TransactionBusy,
+            "a store.transaction() batch of this store holds or awaits the write lock on this "
+            "thread; await it (or store.flush()) before begin()/transactionSync()");
+    }
   }
   entry.GrowIfNeeded();
   MDB_txn* root = nullptr;
@@ -228,6 +251,52 @@ Napi::Value Store::IsOpen(const Napi::CallbackInfo& info) {
 Napi::Value Store::WriterBusy(const Napi::CallbackInfo& info) {
   bool busy = !core_->closed() && core_->entry().writer.load() == std::this_thread::get_id();
   return Napi::Boolean::New(info.Env(), busy);
+}
+
+// groupStart(onEvent): creates the writer thread (once).
+Napi::Value Store::GroupStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreCore& core = RequireOpen(env);
+  if (core.readOnly()) Throw(env, ErrorKind::ReadOnly, "the store was opened readOnly");
+  if (core.group() == nullptr) {
+    core.StartGroup(std::make_unique<GroupWriter>(env, core_, info[0].As<Napi::Function>()));
+  }
+  return env.Undefined();
+}
+
+Napi::Value Store::GroupBegin(const Napi::CallbackInfo& info) {
+  StoreCore& core = RequireOpen(info.Env());
+  core.groupHolds++;
+  core.group()->Begin();
+  return info.Env().Undefined();
+}
+
+// groupCommit(txn, id)
+Napi::Value Store::GroupCommit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreCore& core = RequireOpen(env);
+  MDB_txn* root = Txn::Unwrap(info[0].As<Napi::Object>())->DetachGroupRoot(env, true);
+  if (core.groupHolds > 0) core.groupHolds--;
+  core.group()->Commit(root, info[1].As<Napi::Number>().DoubleValue());
+  return env.Undefined();
+}
+
+// groupAbort(txn): a no-op if the txn already went back to the writer.
+Napi::Value Store::GroupAbort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Txn::Unwrap(info[0].As<Napi::Object>())->DetachGroupRoot(env, false);
+  return env.Undefined();
+}
+
+Napi::Value Store::GroupFlush(const Napi::CallbackInfo& info) {
+  StoreCore& core = RequireOpen(info.Env());
+  core.group()->Sync(info[0].As<Napi::Number>().DoubleValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value Store::GroupRef(const Napi::CallbackInfo& info) {
+  if (!core_->closed() && core_->group()) core_->group()->SetRef(info.Env(), info[0].ToBoolean());
+  return info.Env().Undefined();
 }
 
 }  // namespace lmdbtxn

@@ -10,6 +10,7 @@
 
 #include "entries.h"
 #include "env_registry.h"
+#include "group_writer.h"
 
 namespace lmdbtxn {
 
@@ -39,6 +40,15 @@ class StoreCore {
   void Track(Txn* txn) { txns_.insert(txn); }
   void Untrack(Txn* txn) { txns_.erase(txn); }
 
+  // Group commit (store.transaction): the writer thread, created on demand.
+  GroupWriter* group() const { return group_.get(); }
+  void StartGroup(std::unique_ptr<GroupWriter> writer) { group_ = std::move(writer); }
+  // A group txn was requested or is held for this JS thread: a begin() here
+  // could block on LMDB's lock while the writer waits for this thread.
+  int groupHolds = 0;
+  // Hands a group root txn back to the writer thread to abort.
+  void AbortGroupRoot(MDB_txn* root);
+
   // The reusable read txn, renewed for one read and reset after it.
   MDB_txn* AcquireReadTxn(Napi::Env env);
   void ReleaseReadTxn();
@@ -51,6 +61,7 @@ class StoreCore {
   int maxLinkDepth_;
   bool closed_ = false;
   MDB_txn* readTxn_ = nullptr;  // reset (no reader snapshot) between reads
+  std::unique_ptr<GroupWriter> group_;
   std::unordered_set<Txn*> txns_;
 };
 
@@ -78,6 +89,12 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsOpen(const Napi::CallbackInfo& info);
   Napi::Value WriterBusy(const Napi::CallbackInfo& info);
+  Napi::Value GroupStart(const Napi::CallbackInfo& info);
+  Napi::Value GroupBegin(const Napi::CallbackInfo& info);
+  Napi::Value GroupCommit(const Napi::CallbackInfo& info);
+  Napi::Value GroupAbort(const Napi::CallbackInfo& info);
+  Napi::Value GroupFlush(const Napi::CallbackInfo& info);
+  Napi::Value GroupRef(const Napi::CallbackInfo& info);
 
   std::shared_ptr<StoreCore> core_;
 };

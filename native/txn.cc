@@ -67,11 +67,49 @@ void Txn::StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root) {
   core_->Track(this);
 }
 
+void Txn::StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root) {
+  StartWrite(std::move(core), root, 1e300, 1e300);  // limits are per callback (isolated savepoints)
+  group_ = true;
+}
+
+MDB_txn* Txn::DetachGroupRoot(Napi::Env env, bool forCommit) {
+  if (!group_ || root_ == nullptr) {
+    if (forCommit) RequireUsable(env);
+    return nullptr;
+  }
+  if (forCommit) {
+    RequireUsable(env);
+    if (!children_.empty()) throw Napi::TypeError::New(env, "a savepoint is still open");
+  }
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) mdb_txn_abort(it->txn);
+  children_.clear();
+  MDB_txn* root = root_;
+  root_ = nullptr;
+  state_ = forCommit ? State::Committed : State::Aborted;
+  failure_ = forCommit ? "the batch was handed to the writer thread for commit" : "the batch was aborted";
+  core_->Untrack(this);
+  return root;
+}
+
 void Txn::EndBecauseStoreClosed() {
   if (root_ != nullptr) End(false, State::StoreClosed, nullptr);
 }
 
 void Txn::End(bool commit, State next, int* commitRc) {
+  if (group_) {
+    // The writer thread owns the root (and LMDB's lock): children are ours
+    // to abort, the root goes back to the writer.
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) mdb_txn_abort(it->txn);
+    children_.clear();
+    MDB_txn* root = root_;
+    root_ = nullptr;
+    state_ = next;
+    core_->Untrack(this);
+    if (next != State::StoreClosed) core_->AbortGroupRoot(root);
+    if (next == State::Aborted) failure_ = "the batch transaction was aborted";
+    if (next == State::StoreClosed) failure_ = "the store was closed; the batch was aborted";
+    return;
+  }
   // Aborting or committing the root ends its children too.
   int rc = MDB_SUCCESS;
   if (commit) {
@@ -140,12 +178,16 @@ void Txn::FailWith(Napi::Env env, int rc, const char* during) {
   if (rc == MDB_MAP_FULL) {
     End(false, State::MapFull, nullptr);
     EnvEntry& entry = core->entry();
-    bool grown = entry.Grow();
+    // A group batch's root is aborted by the writer thread, which grows the
+    // map then; growing here would find that txn still active.
+    bool grown = group_ ? false : entry.Grow();
     mapFullGrown_ = grown;
     bool retryable = grown || !entry.AtCeiling();
     std::string size = std::to_string(entry.MapSize());
     if (grown) {
       failure_ = "the transaction was aborted: the map was full (it has grown to " + size + " bytes)";
+    } else if (group_ && retryable) {
+      failure_ = "the batch transaction was aborted: the map is full; it grows and the batch runs again";
     } else if (retryable) {
       failure_ = "the transaction was aborted: the map is full and cannot grow while a snapshot "
                  "or transaction of this process is open; it grows at the next begin() after they end";
@@ -254,15 +296,21 @@ Napi::Value Txn::Remove(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, existed);
 }
 
-// beginChild(isolated?: boolean)
+// beginChild(isolated?: boolean, maxOps?: number, maxBytes?: number)
 Napi::Value Txn::BeginChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireWritable(env);
   MDB_txn* child = nullptr;
   Check(env, mdb_txn_begin(core_->entry().env(), Current(), 0, &child), "mdb_txn_begin (nested)");
   bool isolated = info.Length() > 0 && info[0].ToBoolean();
-  children_.push_back(Level{child, isolated, ops_, bytes_, state_, failure_});
-  if (isolated) ops_ = bytes_ = 0;
+  children_.push_back(Level{child, isolated, ops_, bytes_, maxOps_, maxBytes_, state_, failure_});
+  if (isolated) {
+    ops_ = bytes_ = 0;
+    if (info.Length() > 2) {
+      maxOps_ = info[1].ToNumber().DoubleValue();
+      maxBytes_ = info[2].ToNumber().DoubleValue();
+    }
+  }
   return env.Undefined();
 }
 
@@ -277,6 +325,8 @@ void Txn::PopChild(bool commit, int* rc) {
   if (level.isolated) {
     ops_ = level.ops;
     bytes_ = level.bytes;
+    maxOps_ = level.maxOps;
+    maxBytes_ = level.maxBytes;
     state_ = level.state;
     failure_ = level.failure;
   }

@@ -28,6 +28,11 @@ class Txn : public Napi::ObjectWrap<Txn> {
   // Called by Store right after construction.
   void StartWrite(std::shared_ptr<StoreCore> core, MDB_txn* root, double maxOps, double maxBytes);
   void StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root);
+  // A batch txn begun by the group writer thread; only that thread ends it.
+  void StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root);
+  // Gives the root back for the writer to commit (forCommit) or abort:
+  // throws for a commit of an unusable txn; returns null if already given.
+  MDB_txn* DetachGroupRoot(Napi::Env env, bool forCommit);
   // The store is closing: abort, and say so in every later call.
   void EndBecauseStoreClosed();
 
@@ -37,7 +42,7 @@ class Txn : public Napi::ObjectWrap<Txn> {
   struct Level {
     MDB_txn* txn;
     bool isolated;
-    double ops, bytes;
+    double ops, bytes, maxOps, maxBytes;
     State state;
     std::string failure;
   };
@@ -76,6 +81,7 @@ class Txn : public Napi::ObjectWrap<Txn> {
 
   std::shared_ptr<StoreCore> core_;
   bool write_ = false;
+  bool group_ = false;
   MDB_txn* root_ = nullptr;
   std::vector<Level> children_;
   bool mapFullGrown_ = false;  // the txn ended on MDB_MAP_FULL and the map grew

@@ -21,6 +21,7 @@ export class Child {
   readonly proc: ChildProcess
   #buffer = ''
   #waiters: Array<(msg: any) => void> = []
+  #unclaimed: any[] = []  // messages that arrived before anyone awaited them
   #stderr = ''
 
   constructor (script: string, args: string[] = []) {
@@ -46,6 +47,7 @@ export class Child {
         this.#buffer = this.#buffer.slice(nl + 1)
         const w = this.#waiters.shift()
         if (w) w(JSON.parse(line))
+        else this.#unclaimed.push(JSON.parse(line))
       }
     })
     this.proc.stderr!.on('data', (c) => { this.#stderr += c })
@@ -53,6 +55,7 @@ export class Child {
 
   /** Next message from the child (e.g. a ready signal). */
   next (timeoutMs = 20_000): Promise<any> {
+    if (this.#unclaimed.length > 0) return Promise.resolve(this.#unclaimed.shift())
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`child timed out; stderr: ${this.#stderr}`)), timeoutMs)
       this.#waiters.push((m) => { clearTimeout(t); resolve(m) })

@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest'
+import { open, MapFullError, StoreClosedError, TransactionBusyError, TransactionTooLargeError } from './helpers/lib'
+import { tmpDir } from './helpers/tmp'
+import { Child, ROOT } from './helpers/child'
+
+describe('store.transaction (group commit)', () => {
+  it('many callbacks share few commits; each promise resolves with its value once durable', async () => {
+    const store = open(tmpDir())
+    const before = store.stat().lastTxnId
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) =>
+      store.transaction((txn) => { txn.write(`k/${i}`, String(i)); return i * 2 })))
+    expect(results).toEqual(Array.from({ length: 500 }, (_, i) => i * 2))
+    const commits = store.stat().lastTxnId - before
+    expect(commits).toBeGreaterThanOrEqual(1)
+    expect(commits).toBeLessThan(10)   // one event-loop turn → one batch (plus MAX_BATCH splits)
+    expect(store.list('k')).toHaveLength(500)
+    store.close()
+  })
+
+  it('takes effect in call order: a callback sees the writes of those queued before it', async () => {
+    const store = open(tmpDir())
+    const seen = await Promise.all(Array.from({ length: 50 }, (_, i) => store.transaction((txn) => {
+      const prev = txn.readString('counter')
+      txn.write('counter', String(Number(prev ?? 0) + 1))
+      return prev ?? null
+    })))
+    expect(seen).toEqual([null, ...Array.from({ length: 49 }, (_, i) => String(i + 1))])
+    expect(store.readString('counter')).toBe('50')
+    store.close()
+  })
+
+  it('a throwing callback rejects only its own promise; an async one is rejected with TypeError', async () => {
+    const store = open(tmpDir())
+    const outcomes = await Promise.allSettled([
+      store.transaction((t) => { t.write('a', '1') }),
+      store.transaction((t) => { t.write('b', '1'); throw new Error('mine') }),
+      store.transaction((t) => { t.write('c', '1'); return Promise.resolve() }),
+      store.transaction(async (t) => { t.write('d', '1') }),
+      store.transaction((t) => { t.write('e', '1'); return 'ok' })
+    ])
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled'])
+    expect((outcomes[1] as PromiseRejectedResult).reason.message).toBe('mine')
+    expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError)
+    expect((outcomes[3] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError)
+    expect(['a', 'b', 'c', 'd', 'e'].map((k) => store.exists(k))).toEqual([true, false, false, false, true])
+    store.close()
+  })
+
+  it('callbacks get a full Transaction: savepoints, writeMessage, reads of their own writes', async () => {
+    const store = open(tmpDir())
+    const r = await store.transaction((txn) => {
+      txn.writeMessage({ path: 'm', fields: { a: '1' }, links: [{ target: 'm', path: 'l' }] })
+      expect(() => txn.transaction((t) => { t.write('m/b', '2'); throw new Error('undo') })).toThrow('undo')
+      return [txn.readString('l/a'), txn.exists('m/b')]
+    })
+    expect(r).toEqual(['1', false])
+    expect(store.list('m')).toEqual(['a'])
+    store.close()
+  })
+
+  it('begin()/transactionSync() inside a callback throw TransactionBusyError (waiting would deadlock)', async () => {
+    const store = open(tmpDir())
+    const errors = await store.transaction(() => {
+      const out: unknown[] = []
+      try { store.begin() } catch (e) { out.push(e) }
+      try { store.transactionSync(() => 1) } catch (e) { out.push(e) }
+      return out
+    })
+    expect(errors).toHaveLength(2)
+    for (const e of errors) expect(e).toBeInstanceOf(TransactionBusyError)
+    // and while a batch is pending
+    const p = store.transaction((t) => t.write('x', '1'))
+    expect(() => store.begin()).toThrow(TransactionBusyError)
+    await p
+    store.begin().abort()
+    store.close()
+  })
+
+  it('queues behind a begin() transaction open on the JS thread', async () => {
+    const store = open(tmpDir())
+    const txn = store.begin()
+    txn.write('first', '1')
+    const p = store.transaction((t) => t.readString('first') ?? 'not yet')
+    await new Promise((r) => setTimeout(r, 20))
+    txn.commit()
+    expect(await p).toBe('1')
+    store.close()
+  })
+
+  it('limits count per callback', async () => {
+    const store = open(tmpDir(), { limits: { maxOps: 3 } })
+    const outcomes = await Promise.allSettled([
+      store.transaction((t) => { t.write('a1', '1'); t.write('a2', '1'); t.write('a3', '1') }),
+      store.transaction((t) => { for (let i = 0; i < 4; i++) t.write(`b${i}`, '1') }),
+      store.transaction((t) => { t.write('c1', '1'); t.write('c2', '1'); t.write('c3', '1') })
+    ])
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(TransactionTooLargeError)
+    expect(store.stat().entries).toBe(6)
+    store.close()
+  })
+
+  it('MAP_FULL during a batch: the map grows and the callbacks run again transparently', async () => {
+    const store = open(tmpDir(), { mapSize: 64 * 1024, maxMapSize: 256 * 1024 * 1024 })
+    const runs = new Map<number, number>()
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => store.transaction((txn) => {
+      runs.set(i, (runs.get(i) ?? 0) + 1)
+      for (let k = 0; k < 50; k++) txn.write(`b/${i}/${k}`, Buffer.alloc(1000, i))
+      return i
+    })))
+    expect(results).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    expect(store.list('b')).toHaveLength(40)
+    expect([...runs.values()].some((n) => n > 1)).toBe(true) // it really re-ran
+    expect(store.stat().mapSize).toBeGreaterThan(64 * 1024)
+    store.close()
+  })
+
+  it('past maxMapSize every callback of the batch rejects with MapFullError and nothing is written', async () => {
+    const store = open(tmpDir(), { mapSize: 64 * 1024, maxMapSize: 512 * 1024 })
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.transaction((txn) => {
+      for (let k = 0; k < 100; k++) txn.write(`b/${i}/${k}`, Buffer.alloc(1000, i))
+    })))
+    for (const o of outcomes) {
+      expect(o.status).toBe('rejected')
+      expect((o as PromiseRejectedResult).reason).toBeInstanceOf(MapFullError)
+    }
+    expect(store.list('b')).toEqual([])
+    await store.transaction((t) => t.write('small', 'ok'))
+    expect(store.readString('small')).toBe('ok')
+    store.close()
+  })
+
+  it('close() with pending callbacks rejects them with StoreClosedError; they wrote nothing; none hangs', async () => {
+    const dir = tmpDir()
+    const store = open(dir)
+    const pending = Array.from({ length: 20 }, (_, i) => store.transaction((t) => t.write(`p/${i}`, '1')))
+    store.close()
+    const outcomes = await Promise.allSettled(pending)
+    for (const o of outcomes) expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreClosedError)
+    await expect(store.transaction(() => 1)).rejects.toBeInstanceOf(StoreClosedError)
+    const again = open(dir)
+    expect(again.list('p')).toEqual([])
+    again.close()
+  })
+
+  it('flush() waits for every transaction() called before it', async () => {
+    const store = open(tmpDir(), { durability: 'nosync' })
+    let settled = 0
+    const ps = Array.from({ length: 100 }, (_, i) => store.transaction((t) => t.write(`f/${i}`, '1')).then(() => { settled++ }))
+    await store.flush()
+    expect(settled).toBe(100)
+    await Promise.all(ps)
+    await store.flush() // nothing pending: just a sync
+    store.close()
+  })
+
+  it('a process killed mid-stream: every resolved promise\'s data is present, every batch all-or-nothing', async () => {
+    const dir = tmpDir()
+    open(dir).close()
+    const child = new Child(`
+      const { open } = require(${JSON.stringify(ROOT)});
+      const store = open(process.argv[1]);
+      let n = 0;
+      const tick = () => {
+        for (let k = 0; k < 20; k++) {
+          const i = n++;
+          store.transaction((t) => {
+            t.makeGroup('m/' + i);
+            for (let f = 0; f < 5; f++) t.write('m/' + i + '/f' + f, String(i));
+          }).then(() => reply({ acked: i }));
+        }
+        setImmediate(tick);
+      };
+      tick();
+    `, [dir])
+    const acked: number[] = []
+    for (let i = 0; i < 200; i++) acked.push((await child.next()).acked)
+    child.proc.kill('SIGKILL')
+    await new Promise((r) => child.proc.once('exit', r))
+    const store = open(dir)
+    for (const i of acked) expect(store.list(`m/${i}`)).toHaveLength(5)
+    for (const id of store.list('m')) {
+      const fields = store.list(`m/${id}`)
+      expect(fields).toHaveLength(5)
+      expect(store.type(`m/${id}`)).toBe('group')
+    }
+    store.close()
+  })
+})
