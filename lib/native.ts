@@ -15,6 +15,7 @@ export interface NativeReader {
   exists (path: string): boolean
   resolve (path: string): string
   list (path: string, after: string | undefined, limit: number | undefined): string[]
+  keys (prefix: string, after: string | undefined, limit: number | undefined): string[]
 }
 
 export interface NativeTxn extends NativeReader {

@@ -38,6 +38,27 @@ export function list (reader: NativeReader, path: string, opts: ListOptions | un
   return reader.list(path, after, limit)
 }
 
+export interface KeysOptions {
+  /** Only keys starting with these bytes (not normalised; '' = all). */
+  prefix?: string
+  /** Only keys bytewise after this one (for paging). */
+  after?: string
+  /** At most this many keys. */
+  limit?: number
+}
+
+export function keys (reader: NativeReader, opts: KeysOptions | undefined): string[] {
+  if (opts === undefined) return reader.keys('', undefined, undefined)
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
+  const { prefix, after, limit } = opts
+  if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`options.prefix must be a string, got ${describe(prefix)}`)
+  if (after !== undefined && typeof after !== 'string') throw new TypeError(`options.after must be a string, got ${describe(after)}`)
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
+    throw new RangeError(`options.limit must be a non-negative integer, got ${describe(limit)}`)
+  }
+  return reader.keys(prefix ?? '', after, limit)
+}
+
 /** The read surface every view of the store offers. */
 export interface Readable {
   read (path: string): Uint8Array | undefined
@@ -46,4 +67,5 @@ export interface Readable {
   list (path: string, opts?: ListOptions): string[]
   resolve (path: string): string
   exists (path: string): boolean
+  keys (opts?: KeysOptions): string[]
 }

@@ -4,7 +4,7 @@
  * it is garbage-collected, and every snapshot closes with its store.
  */
 import type { EntryType, NativeTxn } from './native'
-import { list, typeFollow, type ListOptions, type Readable, type TypeOptions } from './reader'
+import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
 
 export class Snapshot implements Readable {
   readonly #native: NativeTxn
@@ -22,6 +22,8 @@ export class Snapshot implements Readable {
   list (path: string, opts?: ListOptions): string[] { return list(this.#native, path, opts) }
   resolve (path: string): string { return this.#native.resolve(path) }
   exists (path: string): boolean { return this.#native.exists(path) }
+  /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
+  keys (opts?: KeysOptions): string[] { return keys(this.#native, opts) }
 
   /** Releases the reader slot. Idempotent. */
   close (): void {

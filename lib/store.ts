@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as nodePath from 'node:path'
 import { addon, type EntryType, type NativeStat, type NativeStore } from './native'
 import { describe, durabilityFlags, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
-import { list, typeFollow, type ListOptions, type Readable, type TypeOptions } from './reader'
+import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
 import { Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { Snapshot } from './snapshot'
 import { applyMessage, planMessage, type Message } from './message'
@@ -54,6 +54,8 @@ export class Store implements Readable {
   list (path: string, opts?: ListOptions): string[] { return list(this.#native, path, opts) }
   resolve (path: string): string { return this.#native.resolve(path) }
   exists (path: string): boolean { return this.#native.exists(path) }
+  /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
+  keys (opts?: KeysOptions): string[] { return keys(this.#native, opts) }
 
   /** A consistent view of the latest commit; close() it when done. */
   snapshot (): Snapshot { return new Snapshot(this.#native.snapshot()) }

@@ -3,7 +3,7 @@
  * thin: paths, values, limits and state are checked natively, in one place.
  */
 import type { EntryType, NativeTxn } from './native'
-import { list, typeFollow, type ListOptions, type Readable, type TypeOptions } from './reader'
+import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
 import { describe } from './options'
 import { TransactionFinishedError, StoreClosedError } from './errors'
 import { applyMessage, planMessage, type Message } from './message'
@@ -55,6 +55,8 @@ export class Transaction implements Readable {
   list (path: string, opts?: ListOptions): string[] { return list(this.native, path, opts) }
   resolve (path: string): string { return this.native.resolve(path) }
   exists (path: string): boolean { return this.native.exists(path) }
+  /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
+  keys (opts?: KeysOptions): string[] { return keys(this.native, opts) }
 
   write (path: string, value: Uint8Array | string): void { this.native.write(path, value) }
   makeGroup (path: string): void { this.native.makeGroup(path) }

@@ -32,6 +32,14 @@ class Cursor {
     *found = k;
     return true;
   }
+  bool First(MDB_val* found) {
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cursor_, &k, &v, MDB_FIRST);
+    if (rc == MDB_NOTFOUND) return false;
+    Check(env_, rc, "mdb_cursor_get");
+    *found = k;
+    return true;
+  }
 
  private:
   Napi::Env env_;
@@ -155,6 +163,23 @@ std::vector<std::string> ListChildren(const ReadContext& ctx, std::string_view p
   return names;
 }
 
+std::vector<std::string> ListKeys(const ReadContext& ctx, std::string_view prefix,
+                                  const std::string* after, size_t limit) {
+  std::vector<std::string> keys;
+  if (limit == 0) return keys;
+  Cursor cursor(ctx);
+  std::string bound = after ? *after + '\0' : std::string(prefix);  // "\0": the first key > after
+  if (bound < prefix) bound.assign(prefix);
+  MDB_val k;
+  while (keys.size() < limit) {
+    bool found = bound.empty() ? cursor.First(&k) : cursor.SeekAtLeast(bound, &k);
+    if (!found || !StartsWith(k, prefix)) break;
+    keys.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+    bound = keys.back() + '\0';
+  }
+  return keys;
+}
+
 int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, bool* existed) {
   MDB_val k{key.size(), const_cast<char*>(key.data())};
   int rc = mdb_del(ctx.txn, ctx.dbi, &k, nullptr);
@@ -246,6 +271,23 @@ Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx) {
   std::vector<std::string> names = ListChildren(ctx, parent, hasAfter ? &after : nullptr, limit);
   Napi::Array out = Napi::Array::New(ctx.env, names.size());
   for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, Napi::String::New(ctx.env, names[i]));
+  return out;
+}
+
+// keys(prefix, after?, limit?)
+Napi::Value JsKeys(const Napi::CallbackInfo& info, const ReadContext& ctx) {
+  std::string prefix = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  std::string after;
+  bool hasAfter = info.Length() > 1 && info[1].IsString();
+  if (hasAfter) after = info[1].As<Napi::String>().Utf8Value();
+  size_t limit = std::numeric_limits<size_t>::max();
+  if (info.Length() > 2 && info[2].IsNumber()) {
+    double l = info[2].As<Napi::Number>().DoubleValue();
+    if (l >= 0 && l < static_cast<double>(limit)) limit = static_cast<size_t>(l);
+  }
+  std::vector<std::string> keys = ListKeys(ctx, prefix, hasAfter ? &after : nullptr, limit);
+  Napi::Array out = Napi::Array::New(ctx.env, keys.size());
+  for (uint32_t i = 0; i < keys.size(); ++i) out.Set(i, Napi::String::New(ctx.env, keys[i]));
   return out;
 }
 

@@ -46,6 +46,11 @@ bool Resolve(const ReadContext& ctx, std::string_view key, bool followLast, Entr
 std::vector<std::string> ListChildren(const ReadContext& ctx, std::string_view parent,
                                       const std::string* after, size_t limit);
 
+// Literal keys in bytewise order starting with `prefix`, after `after`
+// when given, at most `limit`; no link is followed (for tools: dump, check).
+std::vector<std::string> ListKeys(const ReadContext& ctx, std::string_view prefix,
+                                  const std::string* after, size_t limit);
+
 // Deletes `key` and, when recursive, every key under `key/`. Returns an LMDB
 // return code (a write txn must end on failure, so the caller decides how to
 // report it) and sets `existed` when anything was deleted.
@@ -58,5 +63,6 @@ Napi::Value JsType(const Napi::CallbackInfo& info, const ReadContext& ctx);
 Napi::Value JsExists(const Napi::CallbackInfo& info, const ReadContext& ctx);
 Napi::Value JsResolve(const Napi::CallbackInfo& info, const ReadContext& ctx);
 Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx);
+Napi::Value JsKeys(const Napi::CallbackInfo& info, const ReadContext& ctx);
 
 }  // namespace lmdbtxn

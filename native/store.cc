@@ -75,6 +75,7 @@ Napi::Function Store::Define(Napi::Env env) {
                          InstanceMethod<&Store::Exists>("exists"),
                          InstanceMethod<&Store::Resolve>("resolve"),
                          InstanceMethod<&Store::List>("list"),
+                         InstanceMethod<&Store::Keys>("keys"),
                          InstanceMethod<&Store::Begin>("begin"),
                          InstanceMethod<&Store::Snapshot>("snapshot"),
                          InstanceMethod<&Store::Stat>("stat"),
@@ -152,6 +153,10 @@ Napi::Value Store::Resolve(const Napi::CallbackInfo& info) {
 }
 Napi::Value Store::List(const Napi::CallbackInfo& info) {
   return WithRead(info, [&](const ReadContext& ctx) { return JsList(info, ctx); });
+}
+
+Napi::Value Store::Keys(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsKeys(info, ctx); });
 }
 
 // begin(maxOps, maxBytes)

@@ -82,6 +82,7 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value Exists(const Napi::CallbackInfo& info);
   Napi::Value Resolve(const Napi::CallbackInfo& info);
   Napi::Value List(const Napi::CallbackInfo& info);
+  Napi::Value Keys(const Napi::CallbackInfo& info);
   Napi::Value Begin(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Stat(const Napi::CallbackInfo& info);

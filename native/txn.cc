@@ -21,6 +21,7 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceMethod<&Txn::Exists>("exists"),
                          InstanceMethod<&Txn::Resolve>("resolve"),
                          InstanceMethod<&Txn::List>("list"),
+                         InstanceMethod<&Txn::Keys>("keys"),
                          InstanceMethod<&Txn::Write>("write"),
                          InstanceMethod<&Txn::MakeGroup>("makeGroup"),
                          InstanceMethod<&Txn::MakeLink>("makeLink"),
@@ -237,6 +238,11 @@ Napi::Value Txn::Resolve(const Napi::CallbackInfo& info) {
 Napi::Value Txn::List(const Napi::CallbackInfo& info) {
   RequireUsable(info.Env());
   return JsList(info, Context(info.Env()));
+}
+
+Napi::Value Txn::Keys(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsKeys(info, Context(info.Env()));
 }
 
 // write(path, value: Uint8Array | string)

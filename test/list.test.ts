@@ -73,3 +73,29 @@ describe('list', () => {
     store.close()
   })
 })
+
+describe('keys (literal keys, for tools)', () => {
+  it('returns literal keys bytewise, filtered by prefix, paged by after/limit, links not followed', () => {
+    const store = open(tmpDir())
+    store.transactionSync((txn) => {
+      txn.write('a/b', '1')
+      txn.write('a-c', '2')
+      txn.makeGroup('z')
+      txn.makeLink('z', 'l')
+    })
+    expect(store.keys()).toEqual(['a-c', 'a/b', 'l', 'z'])
+    expect(store.keys({ prefix: 'a' })).toEqual(['a-c', 'a/b'])
+    expect(store.keys({ prefix: 'l/' })).toEqual([]) // 'l' is a link: nothing literal under it
+    expect(store.keys({ after: 'a/b' })).toEqual(['l', 'z'])
+    expect(store.keys({ prefix: 'a', after: 'a-c' })).toEqual(['a/b'])
+    expect(store.keys({ limit: 2 })).toEqual(['a-c', 'a/b'])
+    expect(store.keys({ limit: 0 })).toEqual([])
+    expect(() => store.keys({ prefix: 1 as any })).toThrow(TypeError)
+    expect(() => store.keys({ limit: 1.5 })).toThrow(RangeError)
+    const txn = store.begin()
+    txn.write('a/new', 'x')
+    expect(txn.keys({ prefix: 'a/' })).toEqual(['a/b', 'a/new'])
+    txn.abort()
+    store.close()
+  })
+})
