@@ -2,6 +2,7 @@
  * Shared pieces of the crash suite's test files: seeded randomness, child
  * processes with IPC, the verification entry point, and the figures file.
  */
+import { afterAll } from 'vitest'
 import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import * as fs from 'node:fs'
@@ -83,4 +84,11 @@ export function verify (dir: string, opts: { maxSeq: number, acked?: Iterable<nu
 /** Complete messages must be exactly 0..n-1: a later commit never survives an earlier loss. */
 export function isPrefix (complete: number[]): boolean {
   return complete.every((s, i) => s === i)
+}
+
+/** A temp directory that lives until the end of the file (tmpDir() is per test). */
+export function fileScopedDir (label: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lmdb-txn-${label}-`))
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
 }
