@@ -79,7 +79,6 @@ GroupWriter::GroupWriter(Napi::Env env, std::shared_ptr<StoreCore> core, Napi::F
   // only while batches or flushes are in flight (SetRef).
   tsfn_.Unref(env);
   writer_ = std::thread(&GroupWriter::WriterLoop, this);
-  syncer_ = std::thread(&GroupWriter::SyncLoop, this);
 }
 
 GroupWriter::~GroupWriter() { Stop(); }
@@ -117,12 +116,6 @@ void GroupWriter::Stop() {
   stopped_ = true;
   Push({Command::Stop});
   if (writer_.joinable()) writer_.join();
-  {
-    std::lock_guard<std::mutex> lock(syncMu_);
-    syncStop_ = true;
-  }
-  syncCv_.notify_one();
-  if (syncer_.joinable()) syncer_.join();
   tsfn_.Release();
 }
 
@@ -164,9 +157,10 @@ void GroupWriter::WriterLoop() {
       }
       case Command::Commit: {
         if (cmd.txn != held_ || held_ == nullptr) break;  // stale (already aborted by Stop)
+        // LMDB's own commit, with the store's durability: for 'sync' both
+        // fsyncs happen inside it, so a failed sync fails the commit and LMDB
+        // keeps the previous meta page (a commit is durable or not there).
         unsigned want = core_->durabilityFlags();
-        bool syncMeta = want == 0;  // 'sync': the meta page is flushed by the sync thread
-        if (syncMeta) want = MDB_NOMETASYNC;
         MDB_env* env = entry.env();
         unsigned current = 0;
         mdb_env_get_flags(env, &current);
@@ -183,12 +177,6 @@ void GroupWriter::WriterLoop() {
             ev.retryable = ev.grown || !entry.AtCeiling();
           }
           Post(ev);
-        } else if (syncMeta) {
-          {
-            std::lock_guard<std::mutex> lock(syncMu_);
-            syncIds_.push_back(cmd.id);
-          }
-          syncCv_.notify_one();
         } else {
           Post({Event::Committed, nullptr, cmd.id});
         }
@@ -203,38 +191,14 @@ void GroupWriter::WriterLoop() {
         break;
       }
       case Command::Sync: {
-        // Ordered after every commit queued before it.
-        {
-          std::lock_guard<std::mutex> lock(syncMu_);
-          syncIds_.push_back(-cmd.id);  // negative: a flush() request, not a batch
-        }
-        syncCv_.notify_one();
+        // flush(): ordered after every commit queued before it.
+        int rc = mdb_env_sync(entry.env(), 1);
+        Post({rc == MDB_SUCCESS ? Event::Synced : Event::SyncFailed, nullptr, cmd.id, rc});
         break;
       }
       case Command::Stop:
         if (held_ != nullptr) EndHeld(false, nullptr);
         return;
-    }
-  }
-}
-
-void GroupWriter::SyncLoop() {
-  for (;;) {
-    std::deque<double> ids;
-    {
-      std::unique_lock<std::mutex> lock(syncMu_);
-      syncCv_.wait(lock, [&] { return syncStop_ || !syncIds_.empty(); });
-      if (syncIds_.empty()) return;  // stopping, nothing left to flush
-      ids.swap(syncIds_);
-    }
-    // One fsync covers every batch committed so far.
-    int rc = mdb_env_sync(core_->entry().env(), 1);
-    for (double id : ids) {
-      bool flush = id < 0;
-      Event ev{rc == MDB_SUCCESS ? (flush ? Event::Synced : Event::Committed)
-                                 : (flush ? Event::SyncFailed : Event::CommitFailed),
-               nullptr, flush ? -id : id, rc};
-      Post(ev);
     }
   }
 }

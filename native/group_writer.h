@@ -5,11 +5,9 @@
 // begins each batch txn and commits it; in between, the JS thread runs the
 // batch's callbacks in child txns of it (the writer thread waits, so the txn
 // is never used by two threads at once; command/event queues order them).
-// For durability 'sync' the writer commits with MDB_NOMETASYNC (data synced
-// before the meta page is written, as LMDB requires for integrity) and a
-// sync thread then flushes the meta page, so that second fsync overlaps the
-// next batch's callbacks and data writes. Promises resolve on the JS thread
-// from events posted through a thread-safe function.
+// Commit and fsync (LMDB's own, per the store's durability) thus never block
+// the JS thread; callbacks queued meanwhile form the next batch. Promises
+// resolve on the JS thread from events posted through a thread-safe function.
 #pragma once
 #include <lmdb.h>
 #include <napi.h>
@@ -45,7 +43,7 @@ class GroupWriter {
   void Sync(double id);
   // Keeps the event loop alive while work is in flight (JS thread only).
   void SetRef(Napi::Env env, bool ref);
-  // Aborts a txn the writer still holds, joins both threads and releases
+  // Aborts a txn the writer still holds, joins the thread and releases
   // the thread-safe function (events already queued are still delivered).
   void Stop();
 
@@ -57,7 +55,6 @@ class GroupWriter {
   };
 
   void WriterLoop();
-  void SyncLoop();
   void Post(Event event);
   void Push(Command command);
   void EndHeld(bool commit, int* rc);
@@ -70,15 +67,9 @@ class GroupWriter {
   std::condition_variable cv_;
   std::deque<Command> commands_;
 
-  std::mutex syncMu_;
-  std::condition_variable syncCv_;
-  std::deque<double> syncIds_;  // batches (or flushes) waiting for the meta-page sync
-  bool syncStop_ = false;
-
   MDB_txn* held_ = nullptr;  // the txn this writer began and has not ended
   bool stopped_ = false;
   std::thread writer_;
-  std::thread syncer_;
 };
 
 }  // namespace lmdbtxn
