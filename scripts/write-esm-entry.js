@@ -16,4 +16,9 @@ fs.writeFileSync(path.join(dist, 'index.mjs'),
   "import cjs from './index.js'\n" +
   `export const { ${list.join(', ')} } = cjs\n` +
   'export default cjs\n')
-fs.writeFileSync(path.join(dist, 'index.d.mts'), "export * from './index.js'\n")
+// The declarations mirror it: the named exports, and the default export
+// (the whole CommonJS module) that index.mjs also provides.
+fs.writeFileSync(path.join(dist, 'index.d.mts'),
+  "import * as cjs from './index.js'\n" +
+  "export * from './index.js'\n" +
+  'export default cjs\n')

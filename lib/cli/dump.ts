@@ -1,0 +1,88 @@
+/** `lmdb-txn dump <dir>`: every entry of one snapshot as text (see dump-format.ts). */
+import * as fs from 'node:fs'
+import { LmdbTxnError } from '../index'
+import { CliError, EXIT_OK, keyProblem, openExisting, Output, packageVersion } from './common'
+import { progressOption, type Command } from './command'
+import { entryLine, headerLine, trailerLine } from './dump-format'
+import { Progress } from './progress'
+import { iterKeys, LinkReader } from './walk'
+
+export const dump: Command = {
+  name: 'dump',
+  usage: 'dump <dir> [-o <file>]',
+  summary: 'write every entry as text lines (backup, move, diff); see "Dump format"',
+  details: [
+    '  -o, --output <file>   write to <file> (via a temporary file, renamed when',
+    '                        complete) instead of stdout',
+    '  --no-progress         no progress bar (shown only with -o when stdout is a terminal)',
+    '  The dump is one consistent snapshot; writers are not blocked meanwhile.'
+  ].join('\n'),
+  options: { output: { type: 'string', short: 'o' }, ...progressOption },
+  minArgs: 1,
+  maxArgs: 1,
+  async run ({ args, opts, out }) {
+    const store = openExisting(args[0])
+    const view = store.snapshot()
+    const links = new LinkReader(store)
+    const file = opts.output as string | undefined
+    const temp = file === undefined ? undefined : `${file}.partial-${process.pid}`
+    let fd: number | undefined
+    const progress = new Progress('dump', store.stat().entries, { enabled: file !== undefined && opts['no-progress'] !== true })
+    try {
+      if (temp !== undefined) {
+        try {
+          fd = fs.openSync(temp, 'w', 0o644)
+        } catch (err) {
+          throw new CliError(`cannot write ${file}: ${(err as Error).message}`)
+        }
+      }
+      const sink = fd === undefined ? out : new Output(fd)
+      sink.write(headerLine(`lmdb-txn ${packageVersion()}`))
+      let n = 0
+      for (const key of iterKeys(view)) {
+        const bad = keyProblem(key)
+        if (bad !== undefined) throw new CliError(`cannot dump key ${JSON.stringify(key)}: the key ${bad} (run: lmdb-txn check ${args[0]})`)
+        try {
+          const type = view.type(key, { follow: false })
+          if (type === 'simple') sink.write(entryLine({ key, type, value: view.read(key)! }))
+          else if (type === 'group') sink.write(entryLine({ key, type }))
+          else if (type === 'link') {
+            const target = links.target(view, key)
+            if (target === undefined) {
+              throw new CliError(`cannot read the stored target of link ${JSON.stringify(key)}: it points at another link, ` +
+                'and this lmdb-txn library has no readLink() to read one hop')
+            }
+            sink.write(entryLine({ key, type, target }))
+          } else {
+            throw new CliError(`cannot read key ${JSON.stringify(key)} back by its name (not valid UTF-8?); run: lmdb-txn check ${args[0]}`)
+          }
+        } catch (err) {
+          if (err instanceof LmdbTxnError) throw new CliError(`cannot dump ${JSON.stringify(key)}: ${err.message} (run: lmdb-txn check ${args[0]})`)
+          throw err
+        }
+        n++
+        progress.tick()
+        if (sink.pending > 1 << 16) await sink.flush()
+        if (sink.closed) return EXIT_OK
+      }
+      sink.write(trailerLine(n))
+      await sink.flush()
+      if (fd !== undefined) {
+        fs.fsyncSync(fd)
+        fs.closeSync(fd)
+        fd = undefined
+        fs.renameSync(temp!, file!)
+      }
+      return EXIT_OK
+    } finally {
+      progress.clear()
+      if (fd !== undefined) {
+        fs.closeSync(fd)
+        fs.rmSync(temp!, { force: true })
+      }
+      view.close()
+      links.close()
+      store.close()
+    }
+  }
+}
