@@ -42,6 +42,10 @@ std::shared_ptr<EnvEntry> EnvEntry::Acquire(Napi::Env env, const EnvOptions& opt
             "'" + options.path + "' is already open read-only in this process; close those "
             "stores before opening it for writing");
     }
+    // Clear reader slots of processes that died since (cheap; LMDB only
+    // does it on the first open of an environment otherwise).
+    int dead = 0;
+    mdb_reader_check(entry->env_, &dead);
     entry->openCount_++;
     return entry;
   }

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <cstring>
 #include <thread>
 
 #include "addon.h"
@@ -231,7 +232,16 @@ Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
   out.Set("maxMapSize", static_cast<double>(entry.maxMapSize()));
   out.Set("usedBytes", static_cast<double>(entry.UsedBytes()));
   out.Set("lastTxnId", static_cast<double>(ei.me_last_txnid));
-  out.Set("readers", ei.me_numreaders);
+  // me_numreaders is a high-water mark; count the slots in use instead.
+  int active = 0;
+  mdb_reader_list(
+      entry.env(),
+      [](const char* line, void* ctx) -> int {
+        if (line[0] != '(' && std::strstr(line, "pid") == nullptr) ++*static_cast<int*>(ctx);
+        return 0;
+      },
+      &active);
+  out.Set("readers", active);
   out.Set("maxReaders", ei.me_maxreaders);
   return out;
 }

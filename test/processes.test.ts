@@ -174,3 +174,26 @@ describe('worker threads', () => {
     store.close()
   })
 })
+
+describe('reader slots', () => {
+  it('a process killed holding a snapshot leaves a stale reader slot that the next open() clears', async () => {
+    const dir = tmpDir()
+    const store = open(dir)
+    store.transactionSync((t) => t.write('a', '1'))
+    const baseline = store.stat().readers
+    const child = new Child(`
+      const { open } = require(${JSON.stringify(ROOT)});
+      const store = open(process.argv[1]);
+      globalThis.snap = store.snapshot();
+      reply({ readers: store.stat().readers });
+    `, [dir])
+    const { readers } = await child.next()
+    expect(readers).toBe(baseline + 1 + 1) // the child's store read txn slot + its snapshot
+    child.proc.kill('SIGKILL')
+    await new Promise((r) => child.proc.once('exit', r))
+    expect(store.stat().readers).toBe(baseline + 2) // still marked: the pid is dead, the slot is not free yet
+    open(dir).close()                                // open() runs mdb_reader_check
+    expect(store.stat().readers).toBe(baseline)
+    store.close()
+  })
+})
