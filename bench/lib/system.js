@@ -74,6 +74,21 @@ function git (args) {
   try { return execFileSync('git', args, { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() } catch { return null }
 }
 
+// which lmdb-txn build is measured: the working tree, or a snapshot made by
+// bench/snapshot.sh and named by LMDB_TXN_MODULE
+function subjectBuild () {
+  const mod = process.env.LMDB_TXN_MODULE
+  if (mod) {
+    let commit = null
+    try { commit = fs.readFileSync(path.join(mod, '.snapshot-commit'), 'utf8').trim() } catch {}
+    return { lmdbTxnModule: mod, commit }
+  }
+  return {
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    dirty: git(['status', '--porcelain', '--', 'native', 'lib', 'binding.gyp']) ? true : undefined
+  }
+}
+
 function systemInfo () {
   const cpus = os.cpus()
   const tmp = os.tmpdir()
@@ -88,8 +103,7 @@ function systemInfo () {
     loadAverage: os.loadavg().map(x => Math.round(x * 100) / 100),
     tmpdir: tmp,
     fileSystem: fsType(tmp),
-    commit: git(['rev-parse', '--short', 'HEAD']),
-    dirty: git(['status', '--porcelain', '--', 'native', 'lib', 'binding.gyp']) ? true : undefined
+    ...subjectBuild()
   }
 }
 

@@ -34,7 +34,7 @@ function header (results) {
     lines.push(`fdatasync of the temp fs, measured in this run: overwrite ${formatMs(f.overwrite.meanMs)} (p99 ${formatMs(f.overwrite.p99Ms)}), append ${formatMs(f.append.meanMs)} (p99 ${formatMs(f.append.p99Ms)}). ` +
       `Physical limit of one durable commit: LMDB \`sync\` waits for 2 syncs (data, then meta page) ≈ ${formatRate(1000 / (2 * f.overwrite.meanMs))}/s; \`nometasync\`, SQLite WAL and LevelDB 1 sync ≈ ${formatRate(1000 / f.overwrite.meanMs)}/s (upper bounds: every sync priced as an overwrite).`, '')
   }
-  lines.push('Durable = the call or promise returns only after the data is on disk: LMDB (lmdb-txn, lmdb-js with `overlappingSync: false`, node-lmdb) in its default sync mode, better-sqlite3 in WAL mode with `synchronous=FULL`, classic-level with `{ sync: true }`. Rows marked *not durable* are shown for reference only. Ratios are lmdb-txn ÷ peer from this same run (> 1 means lmdb-txn is faster).', '')
+  lines.push('Durable = the call or promise returns only after the data is on disk: LMDB (lmdb-txn, lmdb-js with `overlappingSync: false`, node-lmdb) in its default sync mode, better-sqlite3 in WAL mode with `synchronous=FULL`, classic-level with `{ sync: true }`. Rows marked *weaker durability, reference only* are shown for reference only. Ratios are lmdb-txn ÷ peer from this same run (> 1 means lmdb-txn is faster).', '')
   return lines.join('\n')
 }
 
@@ -78,7 +78,7 @@ function standardTable (s) {
   if (durableCol) head.push('of physical limit')
   if (extra4) head.push('recall@10', 'reads / writes per insert')
   const rows = s.rows.map(r => {
-    const api = r.variant + (r.group ? ` (${r.group})` : '') + (ok(r) && r.result.durable === false ? ' *not durable*' : '')
+    const api = r.variant + (r.group ? ` (${r.group})` : '') + (ok(r) && r.result.durable === false ? ' *weaker durability, reference only*' : '')
     if (!ok(r)) return [r.peer, api, status(r), '', '', '', ...(durableCol ? [''] : []), ...(extra4 ? ['', ''] : [])]
     const res = r.result
     const cells = [r.peer, api, formatRate(res.opsPerSec), ...latencyCols(res), r.ratio != null ? formatRatio(r.ratio) : '—']
@@ -113,7 +113,7 @@ function sizeTable (s) {
 
 function delayTable (s) {
   const rows = s.rows.map(r => {
-    const api = `${r.group}: ${r.variant}${ok(r) && r.result.durable === false ? ' *not durable*' : ''}`
+    const api = `${r.group}: ${r.variant}${ok(r) && r.result.durable === false ? ' *weaker durability, reference only*' : ''}`
     if (!ok(r)) return [r.peer, api, status(r), '', '', '']
     const d = r.result.delay
     return [r.peer, api, formatRate(r.result.opsPerSec), formatMs(d.p50Ms), formatMs(d.p99Ms), formatMs(d.maxMs)]

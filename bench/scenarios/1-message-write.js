@@ -12,7 +12,7 @@ const WRITERS = 64
 // Write `messages` messages (after `warmup` more) with one write function.
 async function runWrites ({ adapter, dir, params, kind, variant }) {
   const opts = kind === '1a' ? {} : variantOptions(adapter, kind, variant)
-  const h = await adapter.open(dir, { durability: 'sync', defaults: opts.defaults })
+  const h = await adapter.open(dir, { durability: opts.durability || 'sync', defaults: opts.defaults })
   try {
     if (kind === '1c') h.check?.('transaction')
     const write = kind === '1a' ? h.write1a : h['write' + kind][variant]
@@ -33,7 +33,7 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
       keysPerSec: r.opsPerSec * entries[0].length,
       durable: opts.durable !== false,
       commitsPerMessage: kind === '1a' ? entries[0].length : kind === '1b' ? 1 : null,
-      syncsPerCommit: adapter.syncsPerCommit
+      syncsPerCommit: opts.syncsPerCommit || adapter.syncsPerCommit
     }
   } finally {
     await h.close()
@@ -44,6 +44,7 @@ function scenario (id, title, describe, counts) {
   return {
     id,
     title,
+    rounds: 3,
     unit: 'msg/s',
     describe,
     rows (quick) {
@@ -52,7 +53,7 @@ function scenario (id, title, describe, counts) {
       if (id === '1b') {
         // the extra row: ascending ids touch far fewer pages
         for (const a of adapters) {
-          const v = primaryVariant(a, '1b')
+          const v = primaryVariant(a, '1b') // durable by construction
           if (v) rows.push({ peer: a.name, variant: v, group: 'ascending ids', params: { ...c, ascending: true } })
         }
       }
@@ -70,8 +71,8 @@ module.exports = [
     quick => ({ messages: quick ? 40 : 2000, warmup: quick ? 5 : 50 })),
   scenario('1b', 'Message write, one durable transaction per message',
     `${shape}; one durable commit per message, written one after another`,
-    quick => ({ messages: quick ? 300 : 5000, warmup: quick ? 30 : 200 })),
+    quick => ({ messages: quick ? 300 : 3000, warmup: quick ? 30 : 200 })),
   scenario('1c', 'Message write, group commit with 64 concurrent writers',
     `${shape}; 64 writers in flight, each promise awaited; durable rows resolve only after the data is on disk`,
-    quick => ({ messages: quick ? 1000 : 20000, warmup: quick ? 128 : 640 }))
+    quick => ({ messages: quick ? 1000 : 10000, warmup: quick ? 128 : 640 }))
 ]

@@ -9,6 +9,7 @@ const { rowsFor } = require('./common')
 module.exports = {
   id: '2',
   title: 'Puts inside one transaction',
+  rounds: 3,
   unit: 'puts/s',
   describe: 'random 16-byte hex keys, 100-byte values, all in one transaction (ops/s includes the commit); latency from a second transaction timed put by put',
   rows: quick => rowsFor('2', { keys: quick ? 20000 : 200000, warmup: quick ? 2000 : 10000, latencyKeys: quick ? 5000 : 50000 }),

@@ -11,6 +11,7 @@ const CHUNK = 50000
 module.exports = {
   id: '3',
   title: 'Point reads',
+  rounds: 3,
   unit: 'reads/s',
   describe: 'random existing 16-byte hex keys with 100-byte values, read in a shuffled order; "through one link" reads l/<key>, a link to <key>',
   rows: quick => rowsFor('3', { keys: quick ? 20000 : 200000, warmup: quick ? 5000 : 20000, latencyReads: quick ? 5000 : 50000 }),

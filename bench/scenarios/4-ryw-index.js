@@ -68,6 +68,10 @@ module.exports = {
     try {
       const counts = { reads: 0, writes: 0 }
       const r = await build(h, mode, vectors, levels, index, counts)
+      // every insert's promise or call has returned: all of it must be readable
+      for (const id of [0, params.vectors - 1]) {
+        if (!h.kvRead.get('hnsw/v/' + id)) throw new Error(`vector ${id} is not readable after its transaction returned`)
+      }
       const queries = randomVectors(params.queries, 42)
       let hits = 0
       for (const q of queries) {

@@ -77,8 +77,8 @@ const sizeScenario = {
   describe: 'the store is bulk-loaded (untimed) to each size in messages (14 keys each); then durable message writes as in 1b, and point reads of random existing fields (a fresh view per read)',
   rows: quick => rows(['lmdb-txn', 'lmdb-js'], {
     sizes: quick ? [2000, 20000] : [10000, 100000, 1000000],
-    messages: quick ? 100 : 1000,
-    warmup: quick ? 10 : 50,
+    messages: quick ? 100 : 300,
+    warmup: quick ? 10 : 30,
     reads: quick ? 10000 : 50000
   }),
   async run ({ adapter, variant, dir, params }) {

@@ -5,7 +5,7 @@
 // requests), and 1c 64 concurrent writers awaiting group commits.
 const { monitorEventLoopDelay } = require('perf_hooks')
 const { makeMessages, messageEntries } = require('../lib/workload')
-const { variantOptions, primaryVariant } = require('./common')
+const { variantOptions, primaryVariant, verifyField } = require('./common')
 const { adapters } = require('../peers')
 
 const WRITERS = 64
@@ -52,6 +52,7 @@ module.exports = {
       await writeRange(params.warmup, params.warmup + params.messages)
       const wallMs = performance.now() - t0
       hist.disable()
+      verifyField(h, msgs[msgs.length - 1])
       // the histogram records whole timer intervals; the delay is the excess
       // over the 1 ms resolution
       const ms = ns => Math.max(0, ns / 1e6 - RESOLUTION_MS)
