@@ -75,6 +75,10 @@ async function main () {
   const started = performance.now()
   const meta = { mode: args.quick ? 'quick' : 'full', ...systemInfo() }
   const jobTimeout = args.quick ? 30e3 : 600e3
+  if (meta.loadAverage[0] > meta.cpuCount / 2) {
+    meta.busy = `load average ${meta.loadAverage[0]} on ${meta.cpuCount} CPUs at start`
+    console.error(`warning: the machine is busy (${meta.busy}); figures will be noisy`)
+  }
 
   const probe = await runJob({ scenario: 'probe' }, 60e3)
   if (probe.status !== 'ok') throw new Error(`peer probe failed: ${probe.reason}\n${probe.output || ''}`)

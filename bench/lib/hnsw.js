@@ -1,8 +1,10 @@
 'use strict'
 // A small HNSW graph index (Malkov & Yashunin) kept entirely in a key-value
-// view { get(key) → bytes | undefined, put(key, bytes) }. Nothing is cached in
-// JS: every vector and neighbour list is read through the view, so an insert
-// run inside one transaction reads what it has itself just written.
+// view { get(key) → bytes | undefined, put(key, bytes) }. Every neighbour list
+// is read through the view, so an insert run inside one transaction reads
+// what it has itself just written. Vectors are read through the view too,
+// unless `cacheVectors` keeps each one in JS after its first read (vectors
+// never change once written).
 //   <p>v/<id>          the vector (Float32, little-endian)
 //   <p>n/<level>/<id>  the neighbours at that level: Uint32 ids, then their
 //                      Float32 distances to <id> (so pruning reads no vectors)
@@ -34,7 +36,8 @@ function insertSorted (arr, item) {
 }
 
 class Hnsw {
-  constructor ({ M = 16, efConstruction = 64, prefix = 'hnsw/' } = {}) {
+  constructor ({ M = 16, efConstruction = 64, prefix = 'hnsw/', cacheVectors = false } = {}) {
+    this.cache = cacheVectors ? new Map() : null
     this.M = M
     this.M0 = 2 * M
     this.efConstruction = efConstruction
@@ -45,9 +48,13 @@ class Hnsw {
   randomLevel (rand) { return Math.floor(-Math.log(1 - rand()) * this.mL) }
 
   vec (kv, id) {
+    const hit = this.cache && this.cache.get(id)
+    if (hit) return hit
     const b = kv.get(this.p + 'v/' + id)
     if (!b) throw new Error(`vector ${id} missing`)
-    return f32(b)
+    const v = f32(b)
+    if (this.cache) this.cache.set(id, v)
+    return v
   }
 
   // the raw list: ids in the first half, distances in the second

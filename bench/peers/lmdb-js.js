@@ -20,7 +20,11 @@ module.exports = {
     },
     2: { 'put() in transactionSync()': {} },
     3: { 'get()': {}, 'getBinary()': {} },
-    4: { 'transactionSync() per insert': { mode: 'sync' }, 'transaction() per insert, 64 in flight': { mode: 'group' } }
+    4: {
+      'transactionSync() per insert': { mode: 'sync' },
+      'transaction() per insert, 64 in flight': { mode: 'group' },
+      'transaction() per insert, 64 in flight, vectors cached in JS': { mode: 'group', cacheVectors: true }
+    }
   },
 
   open (dir, { durability = 'sync', defaults = false } = {}) {

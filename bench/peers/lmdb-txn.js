@@ -31,7 +31,11 @@ module.exports = {
     '1c': { 'transaction()': {} },
     2: { 'write() in one begin…commit': {} },
     3: { 'read()': {}, 'read() through one link': { viaLink: true } },
-    4: { 'transactionSync() per insert': { mode: 'sync' }, 'transaction() per insert, 64 in flight': { mode: 'group' } }
+    4: {
+      'transactionSync() per insert': { mode: 'sync' },
+      'transaction() per insert, 64 in flight': { mode: 'group' },
+      'transaction() per insert, 64 in flight, vectors cached in JS': { mode: 'group', cacheVectors: true }
+    }
   },
 
   open (dir, { durability = 'sync' } = {}) {

@@ -30,8 +30,10 @@ function header (results) {
     `Peers: ${peers}`,
     ''
   ]
+  if (m.busy) lines.push(`⚠️ The machine was busy (${m.busy}): figures are noisy.`, '')
   if (f.overwrite) {
     lines.push(`fdatasync of the temp fs, measured in this run: overwrite ${formatMs(f.overwrite.meanMs)} (p99 ${formatMs(f.overwrite.p99Ms)}), append ${formatMs(f.append.meanMs)} (p99 ${formatMs(f.append.p99Ms)}). ` +
+      (m.fsyncAtEnd ? `At the end of the run: overwrite ${formatMs(m.fsyncAtEnd.overwrite.meanMs)}, append ${formatMs(m.fsyncAtEnd.append.meanMs)}. ` : '') +
       `Physical limit of one durable commit: LMDB \`sync\` waits for 2 syncs (data, then meta page) ≈ ${formatRate(1000 / (2 * f.overwrite.meanMs))}/s; \`nometasync\`, SQLite WAL and LevelDB 1 sync ≈ ${formatRate(1000 / f.overwrite.meanMs)}/s (upper bounds: every sync priced as an overwrite).`, '')
   }
   lines.push('Durable = the call or promise returns only after the data is on disk: LMDB (lmdb-txn, lmdb-js with `overlappingSync: false`, node-lmdb) in its default sync mode, better-sqlite3 in WAL mode with `synchronous=FULL`, classic-level with `{ sync: true }`. Rows marked *weaker durability, reference only* are shown for reference only. Ratios are lmdb-txn ÷ peer from this same run (> 1 means lmdb-txn is faster).', '')

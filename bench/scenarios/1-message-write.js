@@ -68,10 +68,10 @@ const shape = 'a message = 1 group + 10 fields × 100 B + 3 links (14 keys) unde
 module.exports = [
   scenario('1a', 'Message write, one durable transaction per key',
     `${shape}; every key is its own durable commit (14 commits per message) — the pattern that lets readers see half a message`,
-    quick => ({ messages: quick ? 40 : 2000, warmup: quick ? 5 : 50 })),
+    quick => ({ messages: quick ? 20 : 2000, warmup: quick ? 3 : 50 })),
   scenario('1b', 'Message write, one durable transaction per message',
     `${shape}; one durable commit per message, written one after another`,
-    quick => ({ messages: quick ? 300 : 3000, warmup: quick ? 30 : 200 })),
+    quick => ({ messages: quick ? 100 : 3000, warmup: quick ? 10 : 200 })),
   scenario('1c', 'Message write, group commit with 64 concurrent writers',
     `${shape}; 64 writers in flight, each promise awaited; durable rows resolve only after the data is on disk`,
     quick => ({ messages: quick ? 1000 : 10000, warmup: quick ? 128 : 640 }))

@@ -40,8 +40,8 @@ const fieldsScenario = {
   describe: 'scenario 1b (one durable transaction per message) with 1, 10, 100 and 1,000 fields of 100 B (+ group + 3 links), each on a fresh store',
   rows: quick => rows(null, {
     fields: FIELDS,
-    messages: quick ? [100, 100, 30, 5] : [2000, 2000, 500, 60],
-    warmup: quick ? [10, 10, 3, 1] : [100, 100, 20, 5]
+    messages: quick ? [30, 30, 10, 3] : [2000, 2000, 500, 60],
+    warmup: quick ? [5, 5, 2, 1] : [100, 100, 20, 5]
   }),
   async run ({ adapter, variant, tmp, params }) {
     const points = []
@@ -76,7 +76,7 @@ const sizeScenario = {
   unit: 'msg/s',
   describe: 'the store is bulk-loaded (untimed) to each size in messages (14 keys each); then durable message writes as in 1b, and point reads of random existing fields (a fresh view per read)',
   rows: quick => rows(['lmdb-txn', 'lmdb-js'], {
-    sizes: quick ? [2000, 20000] : [10000, 100000, 1000000],
+    sizes: quick ? [2000, 10000] : [10000, 100000, 1000000],
     messages: quick ? 100 : 300,
     warmup: quick ? 10 : 30,
     reads: quick ? 10000 : 50000

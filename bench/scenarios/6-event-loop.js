@@ -19,7 +19,7 @@ module.exports = {
   unit: 'msg/s',
   describe: 'monitorEventLoopDelay (1 ms timer) while writing messages as in 1b (a setImmediate yield between messages) and 1c (64 writers); delay = how late the 1 ms timer fired, p50/p99/max',
   rows (quick) {
-    const params = { messages: quick ? 300 : 3000, warmup: quick ? 30 : 100 }
+    const params = { messages: quick ? 100 : 3000, warmup: quick ? 10 : 100 }
     const rows = []
     for (const a of adapters.filter(a => PEERS.includes(a.name))) {
       rows.push({ peer: a.name, variant: primaryVariant(a, '1b'), group: '1b', params: { ...params, kind: '1b' } })
