@@ -7,6 +7,7 @@ const fs = require('fs')
 const path = require('path')
 const { fork } = require('child_process')
 const scenarios = require('./scenarios')
+const { SUBJECT } = require('./peers')
 const { systemInfo } = require('./lib/system')
 const { analyze } = require('./report/analyze')
 const { formatRate, formatMs } = require('./report/format')
@@ -107,8 +108,9 @@ async function main () {
     if (tty) process.stdout.write(`${label} …`)
     const t0 = performance.now()
     const peer = meta.peers[row.peer]
+    // a peer that does not load is skipped; lmdb-txn itself must load
     const reply = peer && !peer.available
-      ? { status: 'skipped', reason: peer.reason }
+      ? { status: row.peer === SUBJECT ? 'error' : 'skipped', reason: peer.reason }
       : await runJob({ scenario: scenario.id, peer: row.peer, variant: row.variant, params: row.params }, jobTimeout)
     const record = { peer: row.peer, variant: row.variant, group: row.group, params: row.params, status: reply.status, reason: reply.reason, result: reply.result, seconds: Math.round((performance.now() - t0) / 100) / 10 }
     const key = scenario.id + '/' + index
