@@ -3,15 +3,19 @@
  * pins the pages it sees until close(); a forgotten snapshot is closed when
  * it is garbage-collected, and every snapshot closes with its store.
  */
+import type { Store } from './store'
 import type { EntryType, NativeTxn } from './native'
 import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
 
 export class Snapshot implements Readable {
   readonly #native: NativeTxn
+  /** The store handle it was taken from (kept reachable while the snapshot is). */
+  readonly store: Store
 
   /** @internal use store.snapshot() */
-  constructor (native: NativeTxn) {
+  constructor (native: NativeTxn, store: Store) {
     this.#native = native
+    this.store = store
   }
 
   get open (): boolean { return this.#native.active }

@@ -58,7 +58,7 @@ export class Store implements Readable {
   keys (opts?: KeysOptions): string[] { return keys(this.#native, opts) }
 
   /** A consistent view of the latest commit; close() it when done. */
-  snapshot (): Snapshot { return new Snapshot(this.#native.snapshot()) }
+  snapshot (): Snapshot { return new Snapshot(this.#native.snapshot(), this) }
 
   /**
    * Opens a native write transaction held across calls. Throws
@@ -67,7 +67,7 @@ export class Store implements Readable {
    */
   begin (): Transaction {
     const { maxOps, maxBytes } = this.options.limits
-    return new Transaction(this.#native.begin(maxOps, maxBytes))
+    return new Transaction(this.#native.begin(maxOps, maxBytes), undefined, this)
   }
 
   /**

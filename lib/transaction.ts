@@ -7,6 +7,7 @@ import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readab
 import { describe } from './options'
 import { TransactionFinishedError, StoreClosedError } from './errors'
 import { applyMessage, planMessage, type Message } from './message'
+import type { Store } from './store'
 
 export interface RemoveOptions {
   /** Also delete every entry under `path/`. */
@@ -40,10 +41,17 @@ export class Transaction implements Readable {
   /** @internal set when a callback form (transactionSync, transaction) owns the commit */
   readonly managedBy: string | undefined
 
+  /**
+   * The store handle that began it. Holding it also keeps the handle
+   * reachable: collecting it would close the store under a live transaction.
+   */
+  readonly store: Store | undefined
+
   /** @internal use store.begin() */
-  constructor (native: NativeTxn, managedBy?: string) {
+  constructor (native: NativeTxn, managedBy?: string, store?: Store) {
     this.native = native
     this.managedBy = managedBy
+    this.store = store
   }
 
   /** False after commit, abort, a failure, or crossing a limit. */

@@ -250,7 +250,7 @@ describe('misuse never crashes the process', () => {
   // Transaction references its Store" — it does not). The user never called
   // close(), yet commit() throws StoreClosedError and the writes are lost; another
   // process gets the writer lock meanwhile. Remove `.fails` when fixed.
-  it.fails('a transaction and a snapshot outlive a store handle the program no longer references (library bug)', () => {
+  it('a transaction and a snapshot outlive a store handle the program no longer references', () => {
     const dir = tmpDir('misuse')
     const r = spawnSync(process.execPath, ['--expose-gc', SCRIPT, ROOT, 'dropStoreHandle', dir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
     expect(r.status, r.stderr).toBe(0)
