@@ -14,8 +14,12 @@
  *               reported; only the process-crash image is asserted.
  *
  *   LMDB_TXN_CRASH_POWER_IMAGES=<k>   random images per scenario (default 2)
+ *   LMDB_TXN_CRASH_NOSYNC_IMAGES=<k>  the same for 'nosync' (default 0: only the
+ *        'all' and 'none' images, because damaged nosync images can make LMDB
+ *        — the library and LMDB's own tools — segfault or loop, which costs
+ *        a watchdog timeout each; the long run measures them)
  */
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -27,6 +31,7 @@ import { parseJournal, reconstruct, unsyncedCount, type Scenario } from './lib/p
 const shim = buildShim()
 const BASE = 10
 const K = Number(process.env.LMDB_TXN_CRASH_POWER_IMAGES ?? 2)
+const K_NOSYNC = Number(process.env.LMDB_TXN_CRASH_NOSYNC_IMAGES ?? 0)
 // One commit per write path; 'multi' is three messages in one transaction.
 const PROGRAM: Array<{ api: string, n: number }> = [
   { api: 'begin', n: 1 }, { api: 'transaction', n: 1 }, { api: 'writeMessage', n: 1 },
@@ -49,29 +54,46 @@ function programSteps (): { steps: any[], commits: number[][] } {
 }
 
 interface Job { dir: string, maxSeq: number, acked: number[], scenario: Scenario, point: string, lastCommit: number[] }
-interface Verdict { problems: string[], problemCount: number, complete: number[], missingAcked: number[], partial: number[], crashed?: string }
+interface Verdict { problems: string[], problemCount: number, complete: number[], missingAcked: number[], partial: number[], crashed?: string, libraryOpened?: boolean, libraryError?: string }
 
-/** Runs children/verifier.cjs over the jobs; restarts past an image that kills it. */
-function verifyAll (jobs: Job[], work: string): Verdict[] {
+/**
+ * Runs children/verifier.cjs over the jobs. An image that kills it, or makes
+ * it stall for STALL_MS in one stage, is recorded with the stage (the LMDB
+ * tools or the library) and the verifier restarts past it.
+ */
+const STALL_MS = 20_000
+async function verifyAll (jobs: Job[], work: string): Promise<Verdict[]> {
   const jobsFile = path.join(work, 'jobs.json')
   const out = path.join(work, 'verdicts.jsonl')
+  const progress = path.join(work, 'progress')
   fs.writeFileSync(jobsFile, JSON.stringify(jobs))
   fs.writeFileSync(out, '')
   const verdicts: Verdict[] = []
+  const lastStage = (): string => fs.readFileSync(progress, 'utf8').trim().split('\n').pop()?.split(' ')[1] ?? 'start'
   while (verdicts.length < jobs.length) {
-    const first = verdicts.length
-    const r = spawnSync(process.execPath, [path.join(CHILDREN, 'verifier.cjs'), ROOT, jobsFile, out, String(first)], {
-      cwd: ROOT, encoding: 'utf8', timeout: 120_000
-    })
+    fs.writeFileSync(progress, '')
+    const child = spawn(process.execPath, [path.join(CHILDREN, 'verifier.cjs'), ROOT, jobsFile, out, String(verdicts.length), progress], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c) => { stderr += c })
+    let stalled = false
+    let seen = ''
+    let since = Date.now()
+    const watchdog = setInterval(() => {
+      const now = fs.readFileSync(progress, 'utf8')
+      if (now !== seen) { seen = now; since = Date.now() } else if (Date.now() - since > STALL_MS) { stalled = true; child.kill('SIGKILL') }
+    }, 250)
+    const [status, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('close', (c, sg) => resolve([c, sg])))
+    clearInterval(watchdog)
     const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
     verdicts.push(...lines.slice(verdicts.length))
-    if (verdicts.length < jobs.length && (r.status !== 0 || r.signal)) {
-      // The image at verdicts.length took the verifier down (or hung).
-      const why = r.error ? String(r.error) : `verifier died: status ${r.status} signal ${r.signal}: ${r.stderr.slice(-300)}`
-      verdicts.push({ problems: [why], problemCount: 1, complete: [], missingAcked: [], partial: [], crashed: why })
-      fs.appendFileSync(out, JSON.stringify(verdicts[verdicts.length - 1]) + '\n')
-    } else if (verdicts.length < jobs.length) {
-      throw new Error(`verifier stopped early: ${r.stderr}`)
+    if (verdicts.length < jobs.length) {
+      if (status === 0 && !stalled) throw new Error(`verifier stopped early: ${stderr}`)
+      // The image at verdicts.length took the verifier down or made it hang.
+      const stage = lastStage()
+      const why = stalled ? `hang in ${stage}` : `crash in ${stage} (${signal ?? `status ${status}`}) ${stderr.slice(-200)}`
+      const v: Verdict = { problems: [why], problemCount: 1, complete: [], missingAcked: [], partial: [], crashed: why }
+      verdicts.push(v)
+      fs.appendFileSync(out, JSON.stringify(v) + '\n')
     }
   }
   return verdicts
@@ -89,7 +111,7 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
   }
 
   for (const mode of ['sync', 'nometasync', 'nosync'] as const) {
-    it(`${mode}: power cut before every write and sync of ${PROGRAM.length} commits`, () => {
+    it(`${mode}: power cut before every write and sync of ${PROGRAM.length} commits`, async () => {
       const rand = rng(SEED ^ mode.length)
       const { steps, commits } = programSteps()
       const base = fs.readFileSync(path.join(getTemplate(), 'data.mdb'))
@@ -118,7 +140,8 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
         // onto the base image gives the data.mdb the process left behind.
         const all = reconstruct(base, j, 'all', rand)
         expect(all.equals(fs.readFileSync(path.join(dir, 'data.mdb'))), `${point}: journal replay ≠ data.mdb`).toBe(true)
-        const scenarios: Scenario[] = unsyncedCount(j) === 0 ? ['all'] : ['all', 'none', ...Array(K).fill('subset'), ...Array(K).fill('prefix')]
+        const k = mode === 'nosync' ? K_NOSYNC : K
+        const scenarios: Scenario[] = unsyncedCount(j) === 0 ? ['all'] : ['all', 'none', ...Array(k).fill('subset'), ...Array(k).fill('prefix')]
         scenarios.forEach((scenario, s) => {
           const img = path.join(work, `img-${idx}-${s}`)
           fs.mkdirSync(img)
@@ -129,8 +152,8 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
         fs.rmSync(journal, { force: true })
       }
 
-      const verdicts = verifyAll(jobs, work)
-      const tally = { images: jobs.length, crashPoints: runs.length, clean: 0, lostLastAcked: 0, lostOlder: 0, corrupt: 0, verifierCrashed: 0, examples: [] as string[] }
+      const verdicts = await verifyAll(jobs, work)
+      const tally = { images: jobs.length, crashPoints: runs.length, clean: 0, lostLastAcked: 0, lostOlder: 0, corrupt: 0, verifierCrashed: 0, corruptLibraryOpened: 0, corruptLibraryRejected: {} as Record<string, number>, examples: [] as string[] }
       jobs.forEach((job, i) => {
         const v = verdicts[i]
         const onlyMissing = v.problemCount === 1 && v.missingAcked.length > 0 && v.problems[0].startsWith('acknowledged but missing')
@@ -142,7 +165,16 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
         else if (onlyMissing) kind = 'lostOlder'
         else kind = 'corrupt'
         ;(tally as any)[kind]++
-        if (kind !== 'clean' && tally.examples.length < 6) tally.examples.push(`${job.point} / ${job.scenario}: ${kind}: ${v.problems[0]}`)
+        if (kind === 'corrupt') {
+          if (v.libraryOpened) tally.corruptLibraryOpened++
+          else if (v.libraryError) tally.corruptLibraryRejected[v.libraryError] = (tally.corruptLibraryRejected[v.libraryError] ?? 0) + 1
+        }
+        // Up to two examples of each kind of outcome, with the library's own complaint if any.
+        const libraryProblem = v.problems.find((p) => !/^(mdb_stat|raw walk|page accounting)/.test(p)) ?? ''
+        if (kind !== 'clean' && tally.examples.filter((e) => e.includes(`: ${kind}: `)).length < 2) {
+          tally.examples.push(`${job.point} / ${job.scenario}: ${kind}: ${v.problems[0].slice(0, 160)}` +
+            (libraryProblem && libraryProblem !== v.problems[0] ? ` | ${libraryProblem.slice(0, 160)}` : ''))
+        }
         const where = `${mode}, power cut ${job.point}, image '${job.scenario}'`
         if (job.scenario === 'all' || mode !== 'nosync') {
           expect(v.crashed, where).toBeUndefined()
@@ -158,7 +190,7 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
         }
       })
       figures[mode] = { calls, ...tally }
-    }, 170_000)
+    }, 170_000 + (mode === 'nosync' ? K_NOSYNC * 120_000 : 0))
   }
 
   afterAll(() => {
@@ -166,6 +198,7 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
     console.log(`[crash] power loss → ${file}\n` + Object.entries(figures).map(([m, f]) =>
       `  ${m}: ${f.crashPoints} power cuts (${f.calls} calls), ${f.images} images: ${f.clean} clean, ` +
       `${f.lostLastAcked} lost the last acked commit, ${f.lostOlder} lost older acked commits, ${f.corrupt} corrupt/unopenable, ` +
-      `${f.verifierCrashed} crashed the verifier` + (f.examples.length ? `\n    e.g. ${f.examples.join('\n    e.g. ')}` : '')).join('\n'))
+      `${f.verifierCrashed} crashed the verifier (library open on a damaged image), ` +
+      `damaged images the library opened: ${f.corruptLibraryOpened}, rejected: ${JSON.stringify(f.corruptLibraryRejected)}` + (f.examples.length ? `\n    e.g. ${f.examples.join('\n    e.g. ')}` : '')).join('\n'))
   })
 })

@@ -1,12 +1,13 @@
 'use strict'
 /**
  * Verifies many stores in one process (power-loss images).
- * argv: <package root> <jobs.json> <out.jsonl> <first index>
+ * argv: <package root> <jobs.json> <out.jsonl> <first index> <progress file>
  * jobs = [{ dir, maxSeq, acked }]; appends one JSON line per job, in order,
- * as soon as it is checked, so a parent can tell which image crashed it.
+ * as soon as it is checked, and "<i> <stage>" lines to the progress file,
+ * so a parent can tell which image — and which stage — crashed or hung it.
  */
 const fs = require('node:fs')
-const [root, jobsFile, out, first] = process.argv.slice(2)
+const [root, jobsFile, out, first, progress] = process.argv.slice(2)
 const { open } = require(root)
 const { verifyStore } = require('../lib/verify.cjs')
 
@@ -15,8 +16,9 @@ for (let i = Number(first); i < jobs.length; i++) {
   const job = jobs[i]
   let line
   try {
-    const r = verifyStore(job.dir, { open, maxSeq: job.maxSeq, acked: job.acked })
-    line = { i, problems: r.problems.slice(0, 8), problemCount: r.problems.length, complete: r.complete, missingAcked: r.missingAcked, partial: r.partial }
+    const onStage = (stage) => fs.appendFileSync(progress, `${i} ${stage}\n`)
+    const r = verifyStore(job.dir, { open, maxSeq: job.maxSeq, acked: job.acked, onStage })
+    line = { i, problems: r.problems.slice(0, 8), problemCount: r.problems.length, complete: r.complete, missingAcked: r.missingAcked, partial: r.partial, libraryOpened: r.libraryOpened === true, libraryError: r.libraryError }
   } catch (err) {
     line = { i, problems: [`verifier threw: ${err && err.stack}`], problemCount: 1, complete: [], missingAcked: job.acked, partial: [] }
   }

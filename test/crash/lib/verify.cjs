@@ -24,6 +24,8 @@ const fs = require('node:fs')
 const path = require('node:path')
 const W = require('./workload.cjs')
 
+// A damaged store can make LMDB's tools loop; bound them (a healthy walk takes milliseconds).
+const TOOL_TIMEOUT_MS = 15_000
 let toolsAvailable
 function haveTools () {
   if (toolsAvailable === undefined) {
@@ -36,7 +38,7 @@ function haveTools () {
 
 /** `mdb_stat -efa`: ok, exit status, and whether the page accounting balances. */
 function mdbStat (dir) {
-  const r = spawnSync('mdb_stat', ['-e', '-f', '-a', dir], { encoding: 'utf8', timeout: 30_000 })
+  const r = spawnSync('mdb_stat', ['-e', '-f', '-a', dir], { encoding: 'utf8', timeout: TOOL_TIMEOUT_MS })
   if (r.error) return { ok: false, error: String(r.error) }
   if (r.status !== 0) return { ok: false, error: `mdb_stat exited ${r.status} ${r.signal ?? ''}: ${r.stderr.trim()}` }
   const out = r.stdout
@@ -54,7 +56,7 @@ function mdbStat (dir) {
 
 /** `mdb_dump -s <db>` decoded into [key, value] Buffers, in key order. */
 function mdbDump (dir, db) {
-  const r = spawnSync('mdb_dump', ['-s', db, dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 30 })
+  const r = spawnSync('mdb_dump', ['-s', db, dir], { encoding: 'utf8', timeout: TOOL_TIMEOUT_MS, maxBuffer: 1 << 30 })
   if (r.error) throw r.error
   if (r.status !== 0) throw new Error(`mdb_dump -s ${db} exited ${r.status} ${r.signal ?? ''}: ${r.stderr.trim()}`)
   const lines = r.stdout.split('\n')
@@ -116,9 +118,10 @@ function seqOfKey (key, maxSeq) {
  *   maxSeq    highest seq any writer may have used
  *   acked     seqs whose commit returned to a writer (must be complete)
  *   allowKey  (key) => true for keys that are not the workload's
+ *   onStage   called with 'tools', then 'library' (to tell which one hangs or crashes)
  * Returns counts and `problems` (strings; empty when the store is good).
  */
-function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full' } = {}) {
+function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full', onStage = () => {} } = {}) {
   const problems = []
   const report = { entries: 0, complete: [], partial: [], missingAcked: [], dangling: 0, tools: haveTools(), problems }
 
@@ -138,6 +141,7 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
   }
 
   // 1. LMDB's tools
+  onStage('tools')
   if (report.tools) {
     const st = mdbStat(dir)
     report.mdbStat = st
@@ -148,22 +152,35 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
   // 2. the raw walk
   let pairs
   let store
-  try {
-    if (report.tools) {
+  if (report.tools) {
+    try {
       pairs = mdbDump(dir, 'data')
       const meta = mdbDump(dir, 'meta')
       const fv = meta.find(([k]) => k.toString() === 'format-version')
       if (meta.length !== 1 || !fv || fv[1].length !== 4 || fv[1].readUInt32LE(0) !== 1) {
         problems.push(`meta database is not { format-version: 1 }: ${JSON.stringify(meta.map(([k, v]) => [k.toString(), v.toString('hex')]))}`)
       }
+    } catch (err) {
+      pairs = undefined
+      problems.push(`raw walk failed: ${err && err.message}`)
     }
-    if (open) store = open(dir)
-    if (!pairs) pairs = libraryEntries(store)
+  }
+  // The library's view runs even when the tools failed: how it treats a damaged
+  // store (typed error, or a crash of this process) is part of what is measured.
+  onStage('library')
+  try {
+    if (open) {
+      store = open(dir)
+      report.libraryOpened = true
+    }
+    if (!pairs && store) pairs = libraryEntries(store)
   } catch (err) {
-    problems.push(`cannot walk the store: ${err && err.stack ? err.stack : err}`)
+    problems.push(`the library cannot ${store ? 'walk' : 'open'} the store: ${err && err.name}: ${err && err.message}`)
+    report.libraryError = err && err.name
     if (store) store.close()
     return report
   }
+  if (!pairs) return report
   report.entries = pairs.length
   if (report.mdbStat?.ok && report.mdbStat.entries.data !== undefined && report.mdbStat.entries.data !== pairs.length) {
     problems.push(`mdb_stat says data has ${report.mdbStat.entries.data} entries, mdb_dump walked ${pairs.length}`)
