@@ -1,7 +1,8 @@
 /**
  * Kill loop (issue 5, part 1). A writer child commits messages through one
  * write path and acknowledges each returned commit over IPC; the parent
- * SIGKILLs it at a random moment, then verifies the store: every
+ * SIGKILLs it at a random moment (or on its "about to commit" notice, to aim
+ * at the commit itself), then verifies the store: every
  * acknowledged message complete, every message complete or wholly absent,
  * no dangling link, the complete messages a prefix 0..n-1 (no later commit
  * survives an earlier loss), mdb_stat page accounting balanced.
@@ -35,16 +36,21 @@ const totals = {
   danglingLinks: 0,
   committedNotAcked: 0, // the kill landed between commit and the ack reaching the parent
   killedBeforeReady: 0, // the kill landed during process start or open()
+  killsAimedAtCommit: 0, // strategy 4: SIGKILL on the writer's "about to commit" notice
+  aimedCommitLanded: 0, // … and that commit was there afterwards (the kill came after its meta page)
+  aimedCommitLost: 0, // … and it was not (the kill came before)
   mdbStatRuns: 0,
   perApi: {} as Record<string, { kills: number, acked: number, stores: number }>
 }
 
 async function killOnce (dir: string, api: string, durability: string, first: number, rand: () => number):
-Promise<{ acked: number[], beforeReady: boolean, exit: { code: number | null, signal: string | null, stderr: string } }> {
-  const child = new IpcChild('writer.cjs', [ROOT, dir, api, durability, String(first), String(MESSAGES_PER_WRITER)])
+Promise<{ acked: number[], beforeReady: boolean, strategy: number, aimedAt?: number, exit: { code: number | null, signal: string | null, stderr: string } }> {
+  const strategy = Math.floor(rand() * 5)
+  const child = new IpcChild('writer.cjs', [ROOT, dir, api, durability, String(first), String(MESSAGES_PER_WRITER), strategy === 4 ? '1' : '0'])
   const acked: number[] = []
   let ready = false
-  const strategy = Math.floor(rand() * 4)
+  let notices = 0
+  let lastNotice: number | undefined
   const afterAcks = Math.floor(rand() * 12)
   const delayMs = rand() * 3
   let armed = false
@@ -58,13 +64,19 @@ Promise<{ acked: number[], beforeReady: boolean, exit: { code: number | null, si
   child.onMessage((m) => {
     if (m.ready) ready = true
     if (typeof m.ack === 'number') acked.push(m.ack)
-    if (strategy !== 3 && ((m.ready && afterAcks === 0) || acked.length >= afterAcks || m.done)) fire()
+    // strategy 4: on the k-th "about to commit" notice, aiming at the commit itself
+    if (strategy === 4) {
+      if (typeof m.committing === 'number' && notices++ >= afterAcks && lastNotice === undefined) {
+        lastNotice = m.committing
+        child.kill()
+      }
+    } else if (strategy !== 3 && ((m.ready && afterAcks === 0) || acked.length >= afterAcks || m.done)) fire()
     if (m.done) child.kill()
   })
   // strategy 3: a random moment after spawn, wherever the child is (startup, open, writing)
   if (strategy === 3) setTimeout(() => child.kill(), rand() * 120)
   const exit = await child.exited
-  return { acked, beforeReady: !ready, exit }
+  return { acked, beforeReady: !ready, exit, strategy, aimedAt: lastNotice }
 }
 
 describe(`kill loop (${KILLS} kills, seed ${SEED})`, () => {
@@ -91,6 +103,7 @@ describe(`kill loop (${KILLS} kills, seed ${SEED})`, () => {
         totals.kills++
         stat.kills++
         if (r.beforeReady) totals.killedBeforeReady++
+        if (r.strategy === 4) totals.killsAimedAtCommit++
         for (const s of r.acked) acked.add(s)
         totals.messagesAcked += r.acked.length
         stat.acked += r.acked.length
@@ -106,6 +119,10 @@ describe(`kill loop (${KILLS} kills, seed ${SEED})`, () => {
         totals.committedNotAcked += report.complete.filter((s: number) => s > last).length
         expect(report.problems, `after kill ${k} (${durability}, seed ${SEED})`).toEqual([])
         expect(isPrefix(report.complete), `complete messages are not 0..n-1: ${report.complete}`).toBe(true)
+        if (r.aimedAt !== undefined) {
+          if (report.complete.includes(r.aimedAt)) totals.aimedCommitLanded++
+          else totals.aimedCommitLost++
+        }
         next = report.complete.length
       }
       totals.messagesInFinalStores += next
@@ -118,6 +135,7 @@ describe(`kill loop (${KILLS} kills, seed ${SEED})`, () => {
       `${totals.messageChecks} message verifications (${totals.messagesInFinalStores} messages in the final stores), ` +
       `acked-but-missing ${totals.ackedButMissing}, partial ${totals.partial}, dangling links ${totals.danglingLinks}, ` +
       `committed-not-yet-acked ${totals.committedNotAcked}, killed before ready ${totals.killedBeforeReady}, ` +
+      `kills aimed at a commit ${totals.killsAimedAtCommit} (that commit present afterwards ${totals.aimedCommitLanded}, absent ${totals.aimedCommitLost}), ` +
       `mdb_stat runs ${totals.mdbStatRuns}, seed ${SEED} → ${file}`)
   })
 })

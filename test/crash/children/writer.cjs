@@ -1,12 +1,14 @@
 'use strict'
 /**
- * Kill-loop writer. argv: <package root> <dir> <api> <durability> <firstSeq> <count>
+ * Kill-loop writer. argv: <package root> <dir> <api> <durability> <firstSeq> <count> [notify]
  * Opens the store, sends { ready }, then writes messages firstSeq, firstSeq+1, …
  * through <api>, sending { ack: seq } over IPC after each commit returned
- * (for transaction(): after its promise resolved). After <count> messages it
+ * (for transaction(): after its promise resolved). With notify = 1 it also
+ * sends { committing: seq } right before each write call, so the parent can
+ * aim its kill at the commit itself. After <count> messages it
  * sends { done } and waits to be killed. Any other exit is a failure.
  */
-const [root, dir, api, durability, first, count] = process.argv.slice(2)
+const [root, dir, api, durability, first, count, notify] = process.argv.slice(2)
 const { open } = require(root)
 const W = require('../lib/workload.cjs')
 
@@ -24,6 +26,7 @@ async function main () {
     while (seq < end) {
       const n = Math.min(end - seq, 1 + (seq % 4))
       const seqs = Array.from({ length: n }, (_, i) => seq + i)
+      if (notify === '1') send({ committing: seq })
       await Promise.all(W.APIS.transaction(store, seqs).map((p, i) => p.then((got) => {
         if (got !== seqs[i]) throw new Error(`transaction() resolved ${got} for ${seqs[i]}`)
         send({ ack: seqs[i] })
@@ -34,6 +37,7 @@ async function main () {
     const write = W.APIS[api]
     if (!write) throw new Error(`unknown api ${api}`)
     for (; seq < end; seq++) {
+      if (notify === '1') send({ committing: seq })
       write(store, [seq])
       send({ ack: seq })
     }
