@@ -131,6 +131,7 @@ export class Output {
   #chunks: Array<string | Uint8Array> = []
   #size = 0
   #closed = false
+  #error: Error | undefined
   readonly #stream: NodeJS.WritableStream | undefined
   readonly #fd: number | undefined
 
@@ -139,8 +140,8 @@ export class Output {
     else {
       this.#stream = target
       target.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EPIPE') { this.#closed = true; return }
-        throw err
+        this.#closed = true
+        if (err.code !== 'EPIPE') this.#error = err  // EPIPE: the reader went away (`| head`)
       })
     }
   }
@@ -158,6 +159,7 @@ export class Output {
   get pending (): number { return this.#size }
 
   async flush (): Promise<void> {
+    if (this.#error !== undefined) throw new CliError(`cannot write the output: ${this.#error.message}`)
     if (this.#chunks.length === 0 || this.#closed) { this.#chunks = []; this.#size = 0; return }
     const buf = Buffer.concat(this.#chunks.map((c) => typeof c === 'string' ? Buffer.from(c) : c))
     this.#chunks = []

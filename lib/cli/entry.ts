@@ -51,10 +51,10 @@ export function typeLabel (type: EntryType | undefined): string {
  * target cannot be read (no readLink() in the library and the link points at
  * another link) `… -> final path`.
  */
-export function linkText (view: View, info: EntryInfo): string {
+export function linkText (view: View, info: EntryInfo, ascii = false): string {
   let text = info.target
   if (text === undefined) {
-    try { text = `… -> ${view.resolve(info.path)}` } catch { text = '?' }
+    try { text = `${ascii ? '...' : '…'} -> ${view.resolve(info.path)}` } catch { text = '?' }
   }
   if (info.dangling === true) text += '  (dangling)'
   if (info.loop === true) text += '  (link loop)'

@@ -70,7 +70,7 @@ export const tree: Command = {
           let label = name
           if (type === 'group') { label += '/'; counts.group++ }
           else if (type === 'simple') { label += `  (${formatBytes(view.read(full)?.length ?? 0)})`; counts.simple++ }
-          else if (type === 'link') { label += ` -> ${linkText(view, entryInfo(view, links, full))}`; counts.link++ }
+          else if (type === 'link') { label += ` -> ${linkText(view, entryInfo(view, links, full), opts.ascii === true)}`; counts.link++ }
           else counts.none++
           out.write(indent + (isLast ? glyphs.last : glyphs.tee) + label + '\n')
           if (out.pending > 1 << 16) await out.flush()
