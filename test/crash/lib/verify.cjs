@@ -119,11 +119,12 @@ function seqOfKey (key, maxSeq) {
  *   acked     seqs whose commit returned to a writer (must be complete)
  *   allowKey  (key) => true for keys that are not the workload's
  *   onStage   called with 'tools', then 'library' (to tell which one hangs or crashes)
+ *   tools     false: skip LMDB's tools (the library's view only)
  * Returns counts and `problems` (strings; empty when the store is good).
  */
-function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full', onStage = () => {} } = {}) {
+function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full', onStage = () => {}, tools = true } = {}) {
   const problems = []
-  const report = { entries: 0, complete: [], partial: [], missingAcked: [], dangling: 0, tools: haveTools(), problems }
+  const report = { entries: 0, complete: [], partial: [], missingAcked: [], dangling: 0, tools: tools && haveTools(), problems }
 
   // A writer killed before it created the store leaves no data file: an empty
   // store (unless something was acknowledged). The next open() creates it.
