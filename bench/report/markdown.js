@@ -76,14 +76,17 @@ function paramsText (s) {
 function standardTable (s) {
   const extra4 = s.id === '4'
   const durableCol = s.rows.some(r => ok(r) && r.result.limitPerSec)
+  const roundsCol = s.rows.some(r => r.rounds)
   const head = ['peer', 'API', s.unit, 'mean', 'p99', 'lmdb-txn ÷']
+  if (roundsCol) head.splice(3, 0, 'rounds (min–max)')
   if (durableCol) head.push('of physical limit')
   if (extra4) head.push('recall@10', 'reads / writes per insert')
   const rows = s.rows.map(r => {
     const api = r.variant + (r.group ? ` (${r.group})` : '') + (ok(r) && r.result.durable === false ? ' *weaker durability, reference only*' : '')
-    if (!ok(r)) return [r.peer, api, status(r), '', '', '', ...(durableCol ? [''] : []), ...(extra4 ? ['', ''] : [])]
+    if (!ok(r)) return [r.peer, api, status(r), '', '', '', ...(roundsCol ? [''] : []), ...(durableCol ? [''] : []), ...(extra4 ? ['', ''] : [])]
     const res = r.result
     const cells = [r.peer, api, formatRate(res.opsPerSec), ...latencyCols(res), r.ratio != null ? formatRatio(r.ratio) : '—']
+    if (roundsCol) cells.splice(3, 0, r.rounds ? `${formatRate(Math.min(...r.rounds))}–${formatRate(Math.max(...r.rounds))}` : '')
     if (durableCol) cells.push(res.limitPerSec ? `${Math.round(res.ofLimit * 100)}% of ${formatRate(res.limitPerSec)}` : '')
     if (extra4) cells.push(`${res.recallAt10.toFixed(3)}${res.valid ? '' : ' ❌ invalid'}`, `${res.readsPerInsert.toFixed(0)} / ${res.writesPerInsert.toFixed(0)}`)
     return cells
