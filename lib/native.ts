@@ -16,6 +16,7 @@ export interface NativeReader {
   resolve (path: string): string
   list (path: string, after: string | undefined, limit: number | undefined): string[]
   keys (prefix: string, after: string | undefined, limit: number | undefined): string[]
+  readLink (path: string): string | undefined
 }
 
 export interface NativeTxn extends NativeReader {
@@ -45,6 +46,7 @@ export interface NativeStat {
   lastTxnId: number
   readers: number
   maxReaders: number
+  formatVersion: number
 }
 
 export interface NativeStoreOptions {

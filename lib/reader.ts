@@ -68,4 +68,5 @@ export interface Readable {
   resolve (path: string): string
   exists (path: string): boolean
   keys (opts?: KeysOptions): string[]
+  readLink (path: string): string | undefined
 }

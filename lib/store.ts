@@ -56,6 +56,8 @@ export class Store implements Readable {
   exists (path: string): boolean { return this.#native.exists(path) }
   /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
   keys (opts?: KeysOptions): string[] { return keys(this.#native, opts) }
+  /** The stored target when the literal key is a link (no link is followed); else undefined. */
+  readLink (path: string): string | undefined { return this.#native.readLink(path) }
 
   /** A consistent view of the latest commit; close() it when done. */
   snapshot (): Snapshot { return new Snapshot(this.#native.snapshot(), this) }

@@ -65,6 +65,8 @@ export class Transaction implements Readable {
   exists (path: string): boolean { return this.native.exists(path) }
   /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
   keys (opts?: KeysOptions): string[] { return keys(this.native, opts) }
+  /** The stored target when the literal key is a link (no link is followed); else undefined. */
+  readLink (path: string): string | undefined { return this.native.readLink(path) }
 
   write (path: string, value: Uint8Array | string): void { this.native.write(path, value) }
   makeGroup (path: string): void { this.native.makeGroup(path) }

@@ -70,6 +70,9 @@ bool Lookup(const ReadContext& ctx, std::string_view key, Entry* out) {
     Throw(ctx.env, ErrorKind::Format,
           "entry \"" + std::string(key) + "\" has no valid lmdb-txn type tag");
   }
+  if (bytes[0] == kGroup && v.mv_size != 1) {
+    Throw(ctx.env, ErrorKind::Format, "entry \"" + std::string(key) + "\" is a malformed group marker");
+  }
   out->tag = bytes[0];
   out->payload = MDB_val{v.mv_size - 1, const_cast<uint8_t*>(bytes + 1)};
   return true;
@@ -272,6 +275,15 @@ Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx) {
   Napi::Array out = Napi::Array::New(ctx.env, names.size());
   for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, Napi::String::New(ctx.env, names[i]));
   return out;
+}
+
+// readLink(path): the stored target when the literal key is a link.
+Napi::Value JsReadLink(const Napi::CallbackInfo& info, const ReadContext& ctx) {
+  Key key;
+  ReadKey(ctx.env, info[0], "path", key);
+  Entry e;
+  if (!Lookup(ctx, key.view(), &e) || e.tag != kLink) return ctx.env.Undefined();
+  return Napi::String::New(ctx.env, static_cast<const char*>(e.payload.mv_data), e.payload.mv_size);
 }
 
 // keys(prefix, after?, limit?)

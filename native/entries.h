@@ -64,5 +64,6 @@ Napi::Value JsExists(const Napi::CallbackInfo& info, const ReadContext& ctx);
 Napi::Value JsResolve(const Napi::CallbackInfo& info, const ReadContext& ctx);
 Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx);
 Napi::Value JsKeys(const Napi::CallbackInfo& info, const ReadContext& ctx);
+Napi::Value JsReadLink(const Napi::CallbackInfo& info, const ReadContext& ctx);
 
 }  // namespace lmdbtxn

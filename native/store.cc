@@ -77,6 +77,7 @@ Napi::Function Store::Define(Napi::Env env) {
                          InstanceMethod<&Store::Resolve>("resolve"),
                          InstanceMethod<&Store::List>("list"),
                          InstanceMethod<&Store::Keys>("keys"),
+                         InstanceMethod<&Store::ReadLink>("readLink"),
                          InstanceMethod<&Store::Begin>("begin"),
                          InstanceMethod<&Store::Snapshot>("snapshot"),
                          InstanceMethod<&Store::Stat>("stat"),
@@ -158,6 +159,10 @@ Napi::Value Store::List(const Napi::CallbackInfo& info) {
 
 Napi::Value Store::Keys(const Napi::CallbackInfo& info) {
   return WithRead(info, [&](const ReadContext& ctx) { return JsKeys(info, ctx); });
+}
+
+Napi::Value Store::ReadLink(const Napi::CallbackInfo& info) {
+  return WithRead(info, [&](const ReadContext& ctx) { return JsReadLink(info, ctx); });
 }
 
 // begin(maxOps, maxBytes)
@@ -243,6 +248,7 @@ Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
       &active);
   out.Set("readers", active);
   out.Set("maxReaders", ei.me_maxreaders);
+  out.Set("formatVersion", kFormatVersion);
   return out;
 }
 

@@ -83,6 +83,7 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value Resolve(const Napi::CallbackInfo& info);
   Napi::Value List(const Napi::CallbackInfo& info);
   Napi::Value Keys(const Napi::CallbackInfo& info);
+  Napi::Value ReadLink(const Napi::CallbackInfo& info);
   Napi::Value Begin(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Stat(const Napi::CallbackInfo& info);

@@ -22,6 +22,7 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceMethod<&Txn::Resolve>("resolve"),
                          InstanceMethod<&Txn::List>("list"),
                          InstanceMethod<&Txn::Keys>("keys"),
+                         InstanceMethod<&Txn::ReadLink>("readLink"),
                          InstanceMethod<&Txn::Write>("write"),
                          InstanceMethod<&Txn::MakeGroup>("makeGroup"),
                          InstanceMethod<&Txn::MakeLink>("makeLink"),
@@ -243,6 +244,11 @@ Napi::Value Txn::List(const Napi::CallbackInfo& info) {
 Napi::Value Txn::Keys(const Napi::CallbackInfo& info) {
   RequireUsable(info.Env());
   return JsKeys(info, Context(info.Env()));
+}
+
+Napi::Value Txn::ReadLink(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsReadLink(info, Context(info.Env()));
 }
 
 // write(path, value: Uint8Array | string)

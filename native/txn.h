@@ -65,6 +65,7 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value Resolve(const Napi::CallbackInfo& info);
   Napi::Value List(const Napi::CallbackInfo& info);
   Napi::Value Keys(const Napi::CallbackInfo& info);
+  Napi::Value ReadLink(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value MakeGroup(const Napi::CallbackInfo& info);
   Napi::Value MakeLink(const Napi::CallbackInfo& info);

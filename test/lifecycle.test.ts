@@ -180,3 +180,21 @@ describe('busy is immediate, never a deadlock', () => {
     store.close()
   })
 })
+
+describe('malformed entries', () => {
+  it('a value with an unknown tag or a group marker with a payload is a FormatError, not a crash', () => {
+    const dir = tmpDir()
+    open(dir).close()
+    // raw records through LMDB's own loader: "bad" = tag 9, "g" = group tag + payload
+    const load = spawnSync('mdb_load', ['-T', '-s', 'data', dir], { input: 'bad\n\\09x\ng\n\\02zz\n', encoding: 'utf8' })
+    if (load.error) return // lmdb-utils missing: .ci/run installs them
+    expect(load.status, load.stderr).toBe(0)
+    const store = open(dir)
+    expect(() => store.read('bad')).toThrow(FormatError)
+    expect(() => store.type('g')).toThrow(/malformed group marker/)
+    expect(store.keys()).toEqual(['bad', 'g'])
+    store.transactionSync((t) => t.write('bad', 'fixed'))
+    expect(store.readString('bad')).toBe('fixed')
+    store.close()
+  })
+})

@@ -140,3 +140,30 @@ describe('links', () => {
     store.close()
   })
 })
+
+describe('readLink', () => {
+  it('returns the stored target of a literal link key, never following links', () => {
+    const store = open(tmpDir())
+    store.transactionSync((txn) => {
+      txn.write('x/v', '1')
+      txn.makeLink('x', 'a')
+      txn.makeLink('//a/v/', 'b')     // a link whose target passes through a link
+      txn.makeGroup('g')
+    })
+    expect(store.readLink('a')).toBe('x')
+    expect(store.readLink('b')).toBe('a/v')    // stored, normalised, not resolved
+    expect(store.readLink('x/v')).toBeUndefined()
+    expect(store.readLink('g')).toBeUndefined()
+    expect(store.readLink('missing')).toBeUndefined()
+    expect(store.readLink('a/v')).toBeUndefined() // through a link: not a literal key
+    const txn = store.begin()
+    txn.makeLink('g', 'c')
+    expect(txn.readLink('c')).toBe('g')
+    txn.abort()
+    const snap = store.snapshot()
+    expect(snap.readLink('a')).toBe('x')
+    snap.close()
+    expect(store.stat().formatVersion).toBe(1)
+    store.close()
+  })
+})

@@ -11,7 +11,7 @@ import { CliError, EXIT_OK, EXIT_PROBLEM, formatBytes, formatCount, keyProblem, 
 import { progressOption, type Command } from './command'
 import { isDangling } from './entry'
 import { Progress } from './progress'
-import { iterKeys, LinkReader } from './walk'
+import { iterKeys } from './walk'
 
 interface Problem { key: string, message: string }
 
@@ -35,7 +35,6 @@ export const check: Command = {
     const started = Date.now()
     const store = openExisting(args[0])
     const view = store.snapshot()
-    const links = new LinkReader(store)
     const errors: Problem[] = []
     const warnings: Problem[] = []
     const counts = { entries: 0, simple: 0, group: 0, link: 0, dangling: 0, valueBytes: 0 }
@@ -64,7 +63,6 @@ export const check: Command = {
     } finally {
       progress.clear()
       view.close()
-      links.close()
       store.close()
     }
 
@@ -91,7 +89,7 @@ export const check: Command = {
       if (type === 'group') return
       let target: string | undefined
       try {
-        target = links.target(view, key)
+        target = view.readLink(key)
         if (target !== undefined) {
           const p = keyProblem(target)
           if (p !== undefined) error(key, `link target ${JSON.stringify(target)} ${p}`)

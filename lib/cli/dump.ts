@@ -5,7 +5,7 @@ import { CliError, EXIT_OK, keyProblem, openExisting, Output, packageVersion } f
 import { progressOption, type Command } from './command'
 import { entryLine, headerLine, trailerLine } from './dump-format'
 import { Progress } from './progress'
-import { iterKeys, LinkReader } from './walk'
+import { iterKeys } from './walk'
 
 export const dump: Command = {
   name: 'dump',
@@ -23,7 +23,6 @@ export const dump: Command = {
   async run ({ args, opts, out }) {
     const store = openExisting(args[0])
     const view = store.snapshot()
-    const links = new LinkReader(store)
     const file = opts.output as string | undefined
     const temp = file === undefined ? undefined : `${file}.partial-${process.pid}`
     let fd: number | undefined
@@ -47,12 +46,7 @@ export const dump: Command = {
           if (type === 'simple') sink.write(entryLine({ key, type, value: view.read(key)! }))
           else if (type === 'group') sink.write(entryLine({ key, type }))
           else if (type === 'link') {
-            const target = links.target(view, key)
-            if (target === undefined) {
-              throw new CliError(`cannot read the stored target of link ${JSON.stringify(key)}: it points at another link, ` +
-                'and this lmdb-txn library has no readLink() to read one hop')
-            }
-            sink.write(entryLine({ key, type, target }))
+            sink.write(entryLine({ key, type, target: view.readLink(key)! }))
           } else {
             throw new CliError(`cannot read key ${JSON.stringify(key)} back by its name (not valid UTF-8?); run: lmdb-txn check ${args[0]}`)
           }
@@ -81,7 +75,6 @@ export const dump: Command = {
         fs.rmSync(temp!, { force: true })
       }
       view.close()
-      links.close()
       store.close()
     }
   }

@@ -1,6 +1,6 @@
 /** What one literal key holds, for `ls -l`, `tree` and `get --json`. */
 import { LinkLoopError, type EntryType } from '../index'
-import type { LinkReader, View } from './walk'
+import type { View } from './walk'
 
 export interface EntryInfo {
   /** The literal key. */
@@ -19,12 +19,12 @@ export interface EntryInfo {
   children: boolean
 }
 
-export function entryInfo (view: View, links: LinkReader, path: string): EntryInfo {
+export function entryInfo (view: View, path: string): EntryInfo {
   const type = view.type(path, { follow: false })
   const info: EntryInfo = { path, type, children: view.keys({ prefix: path + '/', limit: 1 }).length > 0 }
   if (type === 'simple') info.size = view.read(path)?.length ?? 0
   if (type === 'link') {
-    const target = links.target(view, path)
+    const target = view.readLink(path)
     if (target !== undefined) info.target = target
     try {
       info.dangling = isDangling(view, path)
@@ -46,11 +46,7 @@ export function typeLabel (type: EntryType | undefined): string {
   return type ?? '-'
 }
 
-/**
- * `target`, `target  (dangling)`, `target  (link loop)`; when the stored
- * target cannot be read (no readLink() in the library and the link points at
- * another link) `… -> final path`.
- */
+/** `target`, `target  (dangling)` or `target  (link loop)`. */
 export function linkText (view: View, info: EntryInfo, ascii = false): string {
   let text = info.target
   if (text === undefined) {

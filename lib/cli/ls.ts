@@ -3,7 +3,7 @@ import { LmdbTxnError } from '../index'
 import { CliError, EXIT_OK, formatBytes, normalizePath, openExisting, UsageError } from './common'
 import type { Command } from './command'
 import { entryInfo, linkText, typeLabel, type EntryInfo } from './entry'
-import { LinkReader, topLevelNames, type View } from './walk'
+import { topLevelNames, type View } from './walk'
 
 export const ls: Command = {
   name: 'ls',
@@ -28,7 +28,6 @@ export const ls: Command = {
     const after = opts.after as string | undefined
     const store = openExisting(args[0])
     const view = store.snapshot()
-    const links = new LinkReader(store)
     try {
       let base: string | undefined
       let names: string[]
@@ -57,7 +56,7 @@ export const ls: Command = {
         out.write(opts.json === true ? JSON.stringify(names) + '\n' : names.map((n) => n + '\n').join(''))
         return EXIT_OK
       }
-      const infos = names.map((name) => ({ name, ...entryInfo(view, links, full(name)) }))
+      const infos = names.map((name) => ({ name, ...entryInfo(view, full(name)) }))
       if (opts.json === true) {
         out.write(JSON.stringify(infos) + '\n')
         return EXIT_OK
@@ -66,7 +65,6 @@ export const ls: Command = {
       return EXIT_OK
     } finally {
       view.close()
-      links.close()
       store.close()
     }
   }

@@ -3,7 +3,7 @@ import { LmdbTxnError } from '../index'
 import { CliError, EXIT_OK, formatBytes, formatCount, normalizePath, openExisting, UsageError } from './common'
 import type { Command } from './command'
 import { entryInfo, linkText } from './entry'
-import { LinkReader, topLevelNames, type View } from './walk'
+import { topLevelNames, type View } from './walk'
 
 const PAGE = 1024
 
@@ -36,7 +36,6 @@ export const tree: Command = {
       : { tee: '├── ', last: '└── ', pipe: '│   ', gap: '    ' }
     const store = openExisting(args[0])
     const view = store.snapshot()
-    const links = new LinkReader(store)
     const counts = { group: 0, simple: 0, link: 0, none: 0 }
     try {
       let base: string | undefined
@@ -70,7 +69,7 @@ export const tree: Command = {
           let label = name
           if (type === 'group') { label += '/'; counts.group++ }
           else if (type === 'simple') { label += `  (${formatBytes(view.read(full)?.length ?? 0)})`; counts.simple++ }
-          else if (type === 'link') { label += ` -> ${linkText(view, entryInfo(view, links, full), opts.ascii === true)}`; counts.link++ }
+          else if (type === 'link') { label += ` -> ${linkText(view, entryInfo(view, full), opts.ascii === true)}`; counts.link++ }
           else counts.none++
           out.write(indent + (isLast ? glyphs.last : glyphs.tee) + label + '\n')
           if (out.pending > 1 << 16) await out.flush()
@@ -87,7 +86,6 @@ export const tree: Command = {
       return EXIT_OK
     } finally {
       view.close()
-      links.close()
       store.close()
     }
   }

@@ -1,13 +1,12 @@
 /**
  * Walking a store through the public API: literal keys in bytewise order
- * (`keys()`), top-level names (the API has no root listing), and the stored
- * target of a link.
+ * (`keys()`) and top-level names (the API has no root listing).
  */
-import { open, LinkLoopError, type Snapshot, type Store } from '../index'
+import type { Snapshot } from '../index'
 import { CliError, compareBytewise } from './common'
 
 /** The read surface the commands use: a Store or a Snapshot. */
-export type View = Pick<Snapshot, 'read' | 'readString' | 'type' | 'list' | 'resolve' | 'exists' | 'keys'>
+export type View = Pick<Snapshot, 'read' | 'readString' | 'type' | 'list' | 'resolve' | 'exists' | 'keys' | 'readLink'>
 
 const PAGE = 1024
 
@@ -52,38 +51,3 @@ export function topLevelNames (view: View): string[] {
   return [...names].sort(compareBytewise)
 }
 
-/**
- * Reads the stored target of a literal link key. Uses the store's
- * `readLink()` when the library has it; otherwise resolves the link with a
- * second read-only handle limited to one hop, which finds the target unless
- * the target itself needs another hop (a chain) — then it returns undefined.
- */
-export class LinkReader {
-  readonly #store: Store
-  #oneHop: Store | undefined
-
-  constructor (store: Store) { this.#store = store }
-
-  target (view: View, key: string): string | undefined {
-    const native = (view as { readLink?: (p: string) => string | undefined }).readLink
-    if (typeof native === 'function') return native.call(view, key)
-    if (view.type(key, { follow: false }) !== 'link') return undefined
-    this.#oneHop ??= open(this.#store.path, { readOnly: true, maxLinkDepth: 1 })
-    try {
-      return this.#oneHop.resolve(key)
-    } catch (err) {
-      if (err instanceof LinkLoopError) return undefined
-      throw err
-    }
-  }
-
-  /** Whether targets are exact for every link (the library has readLink()). */
-  exact (view: View): boolean {
-    return typeof (view as { readLink?: unknown }).readLink === 'function'
-  }
-
-  close (): void {
-    this.#oneHop?.close()
-    this.#oneHop = undefined
-  }
-}
