@@ -10,7 +10,7 @@ import { iterKeys } from './walk'
 export const dump: Command = {
   name: 'dump',
   usage: 'dump <dir> [-o <file>]',
-  summary: 'write every entry as text lines (backup, move, diff); see "Dump format"',
+  summary: 'write every entry as text lines (backup, move, diff); format: docs/dump-format.md',
   details: [
     '  -o, --output <file>   write to <file> (via a temporary file, renamed when',
     '                        complete) instead of stdout',
