@@ -16,7 +16,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { tmpDir } from '../helpers/tmp'
-import { IpcChild, ROOT, SEED, isPrefix, rng, saveFigures, verify } from './lib/harness'
+import { IpcChild, PACKAGE, SEED, isPrefix, rng, saveFigures, verify } from './lib/harness'
 
 const KILLS = Number(process.env.LMDB_TXN_CRASH_KILLS ?? 210)
 const APIS = ['begin', 'transactionSync', 'writeMessage', 'batch', 'transaction'] as const
@@ -46,7 +46,7 @@ const totals = {
 async function killOnce (dir: string, api: string, durability: string, first: number, rand: () => number):
 Promise<{ acked: number[], beforeReady: boolean, strategy: number, aimedAt?: number, exit: { code: number | null, signal: string | null, stderr: string } }> {
   const strategy = Math.floor(rand() * 5)
-  const child = new IpcChild('writer.cjs', [ROOT, dir, api, durability, String(first), String(MESSAGES_PER_WRITER), strategy === 4 ? '1' : '0'])
+  const child = new IpcChild('writer.cjs', [PACKAGE, dir, api, durability, String(first), String(MESSAGES_PER_WRITER), strategy === 4 ? '1' : '0'])
   const acked: number[] = []
   let ready = false
   let notices = 0

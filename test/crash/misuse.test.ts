@@ -9,13 +9,13 @@ import { spawn, spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { tmpDir } from '../helpers/tmp'
-import { CHILDREN, ROOT, V, isPrefix, lib, saveFigures, verify } from './lib/harness'
+import { CHILDREN, PACKAGE, ROOT, V, isPrefix, lib, saveFigures, verify } from './lib/harness'
 
 const SCRIPT = path.join(CHILDREN, 'misuse.cjs')
 const figures: Record<string, unknown> = {}
 
 function scenario (name: string, dir: string, arg = '', timeout = 30_000): { status: number | null, signal: string | null, stderr: string, out: any[] } {
-  const r = spawnSync(process.execPath, [SCRIPT, ROOT, name, dir, arg], { cwd: ROOT, encoding: 'utf8', timeout })
+  const r = spawnSync(process.execPath, [SCRIPT, PACKAGE, name, dir, arg], { cwd: ROOT, encoding: 'utf8', timeout })
   const out = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
   return { status: r.status, signal: r.signal, stderr: r.stderr + (r.error ? ` ${String(r.error)}` : ''), out }
 }
@@ -142,12 +142,12 @@ describe('misuse never crashes the process', () => {
 
   it('SIGKILL of a process holding the writer lock releases it to a process waiting in begin()', async () => {
     const dir = tmpDir('misuse')
-    const holder = spawn(process.execPath, [SCRIPT, ROOT, 'exitWithTxn', dir, 'hold'], { cwd: ROOT })
+    const holder = spawn(process.execPath, [SCRIPT, PACKAGE, 'exitWithTxn', dir, 'hold'], { cwd: ROOT })
     await new Promise<void>((resolve, reject) => {
       holder.stdout.once('data', () => resolve())
       holder.once('exit', (c, s) => reject(new Error(`holder exited ${c} ${s}`)))
     })
-    const waiter = spawn(process.execPath, [SCRIPT, ROOT, 'afterExit', dir], { cwd: ROOT })
+    const waiter = spawn(process.execPath, [SCRIPT, PACKAGE, 'afterExit', dir], { cwd: ROOT })
     let out = ''
     waiter.stdout.on('data', (c) => { out += c })
     const waited = new Promise<[number | null, string | null]>((resolve) => waiter.once('exit', (c, s) => resolve([c, s])))
@@ -220,7 +220,7 @@ describe('misuse never crashes the process', () => {
     keeper.transactionSync((t: any) => t.write('a', 'b'))
     try {
       for (let i = 0; i < 12; i++) {
-        const child = spawn(process.execPath, [SCRIPT, ROOT, 'holdSnapshot', dir], { cwd: ROOT })
+        const child = spawn(process.execPath, [SCRIPT, PACKAGE, 'holdSnapshot', dir], { cwd: ROOT })
         let err = ''
         child.stderr.on('data', (c) => { err += c })
         const exited = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])))
@@ -252,7 +252,7 @@ describe('misuse never crashes the process', () => {
   // process gets the writer lock meanwhile. Remove `.fails` when fixed.
   it('a transaction and a snapshot outlive a store handle the program no longer references', () => {
     const dir = tmpDir('misuse')
-    const r = spawnSync(process.execPath, ['--expose-gc', SCRIPT, ROOT, 'dropStoreHandle', dir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
+    const r = spawnSync(process.execPath, ['--expose-gc', SCRIPT, PACKAGE, 'dropStoreHandle', dir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
     expect(r.status, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
     expect(out.txnActive).toBe(true) // today: false

@@ -24,7 +24,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { tmpDir } from '../helpers/tmp'
-import { CHILDREN, ROOT, SEED, fileScopedDir, rng, saveFigures } from './lib/harness'
+import { CHILDREN, PACKAGE, ROOT, SEED, fileScopedDir, rng, saveFigures } from './lib/harness'
 import { ackedSeqs, buildShim, copyStore, makeTemplate, runSteps, shimBuildError } from './lib/shim'
 import { parseJournal, reconstruct, unsyncedCount, type Scenario } from './lib/powerloss'
 
@@ -72,7 +72,7 @@ async function verifyAll (jobs: Job[], work: string): Promise<Verdict[]> {
   const lastStage = (): string => fs.readFileSync(progress, 'utf8').trim().split('\n').pop()?.split(' ')[1] ?? 'start'
   while (verdicts.length < jobs.length) {
     fs.writeFileSync(progress, '')
-    const child = spawn(process.execPath, [path.join(CHILDREN, 'verifier.cjs'), ROOT, jobsFile, out, String(verdicts.length), progress], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, [path.join(CHILDREN, 'verifier.cjs'), PACKAGE, jobsFile, out, String(verdicts.length), progress], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (c) => { stderr += c })
     let stalled = false
@@ -153,7 +153,7 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
       }
 
       const verdicts = await verifyAll(jobs, work)
-      const tally = { images: jobs.length, crashPoints: runs.length, clean: 0, lostLastAcked: 0, lostOlder: 0, corrupt: 0, verifierCrashed: 0, corruptLibraryOpened: 0, corruptLibraryRejected: {} as Record<string, number>, examples: [] as string[] }
+      const tally = { images: jobs.length, crashPoints: runs.length, clean: 0, lostLastAcked: 0, lostOlder: 0, corrupt: 0, verifierCrashed: 0, corruptLibraryOpened: 0, corruptLibraryRejected: {} as Record<string, number>, crashes: {} as Record<string, number>, examples: [] as string[] }
       jobs.forEach((job, i) => {
         const v = verdicts[i]
         const onlyMissing = v.problemCount === 1 && v.missingAcked.length > 0 && v.problems[0].startsWith('acknowledged but missing')
@@ -165,6 +165,10 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
         else if (onlyMissing) kind = 'lostOlder'
         else kind = 'corrupt'
         ;(tally as any)[kind]++
+        if (v.crashed) {
+          const reason = v.crashed.replace(/\)[^]*$/, ')')
+          tally.crashes[reason] = (tally.crashes[reason] ?? 0) + 1
+        }
         if (kind === 'corrupt') {
           if (v.libraryOpened) tally.corruptLibraryOpened++
           else if (v.libraryError) tally.corruptLibraryRejected[v.libraryError] = (tally.corruptLibraryRejected[v.libraryError] ?? 0) + 1
@@ -251,7 +255,7 @@ describe.skipIf(!shim)(`power loss (seed ${SEED})${shim ? '' : ` (skipped: ${shi
     console.log(`[crash] power loss → ${file}\n` + Object.entries(figures).filter(([m]) => m !== 'creation').map(([m, f]) =>
       `  ${m}: ${f.crashPoints} power cuts (${f.calls} calls), ${f.images} images: ${f.clean} clean, ` +
       `${f.lostLastAcked} lost the last acked commit, ${f.lostOlder} lost older acked commits, ${f.corrupt} corrupt/unopenable, ` +
-      `${f.verifierCrashed} crashed the verifier (library open on a damaged image), ` +
+      `${f.verifierCrashed} crashed or hung the verifier ${JSON.stringify(f.crashes)}, ` +
       `damaged images the library opened: ${f.corruptLibraryOpened}, rejected: ${JSON.stringify(f.corruptLibraryRejected)}` + (f.examples.length ? `\n    e.g. ${f.examples.join('\n    e.g. ')}` : '')).join('\n') +
       (figures.creation ? `\n  store creation: ${figures.creation.crashPoints} cuts, ${figures.creation.images} images: ${JSON.stringify(figures.creation.outcome)}` +
         figures.creation.examples.map((e: string) => `\n    e.g. ${e}`).join('') : ''))

@@ -11,8 +11,16 @@ import * as path from 'node:path'
 import * as lib from '../../helpers/lib'
 import { ROOT } from '../../helpers/child'
 
-export { ROOT, lib }
 const require = createRequire(__filename)
+/**
+ * The package children load (and this process verifies with). Default: the
+ * working tree. LMDB_TXN_CRASH_PACKAGE=<dir> (see freeze-package.sh) points at
+ * a frozen copy, so a rebuild of dist/ by someone else during a long run
+ * cannot break it.
+ */
+export const PACKAGE = process.env.LMDB_TXN_CRASH_PACKAGE ? path.resolve(process.env.LMDB_TXN_CRASH_PACKAGE) : ROOT
+const libOfRun: typeof lib = PACKAGE === ROOT ? lib : require(PACKAGE)
+export { ROOT, libOfRun as lib }
 export const W = require('./workload.cjs')
 export const V = require('./verify.cjs')
 export const CHILDREN = path.join(__dirname, '..', 'children')

@@ -81,7 +81,7 @@ export function unsyncedCount (j: Journal): number {
 /** One possible disk image after a power cut at the end of the journal. */
 export function reconstruct (base: Buffer, j: Journal, scenario: Scenario, rand: () => number): Buffer {
   if (j.truncations > 0) throw new Error('journal has ftruncate records: the model does not cover them')
-  let image = Buffer.from(base)
+  let image: Buffer = Buffer.from(base)
   j.writes.forEach((w, i) => {
     const data = effective(w)
     if (data.length === 0) return

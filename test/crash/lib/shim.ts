@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { CHILDREN, ROOT, W, lib } from './harness'
+import { CHILDREN, PACKAGE, ROOT, W, lib } from './harness'
 
 const SOURCE = path.join(__dirname, '..', 'shim.c')
 
@@ -73,7 +73,7 @@ export function runSteps (dir: string, durability: string, steps: unknown[], shi
     const trace = path.join(work, 'trace')
     const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: shim, CRASH_SHIM_DIR: fs.realpathSync(dir), CRASH_SHIM_TRACE: trace }
     for (const [k, v] of Object.entries(cfg)) if (v !== undefined) env[`CRASH_SHIM_${k}`] = String(v)
-    const r = spawnSync(process.execPath, [path.join(CHILDREN, 'steps.cjs'), ROOT, planFile], {
+    const r = spawnSync(process.execPath, [path.join(CHILDREN, 'steps.cjs'), PACKAGE, planFile], {
       cwd: ROOT, env, encoding: 'utf8', timeout: 60_000
     })
     const read = (f: string): string => fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : ''
