@@ -22,6 +22,8 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "LMDB_TXN_SOURCE_HASH=\"<!(node scripts/source-hash.js)\""
       ],
       "cflags!": ["-fno-exceptions"],

@@ -25,12 +25,14 @@ type GroupEvent =
   | { type: 'beginFailed' | 'syncFailed', id: number, error: Error }
   | { type: 'committed' | 'synced', id: number }
   | { type: 'commitFailed', id: number, error: Error, grown: boolean }
-  | { type: 'aborted', id: number, grown: boolean }
+  | { type: 'aborted', id: number, grown: boolean, retryable: boolean }
 
 /** Callbacks committed together at most; the rest go to the next batch. */
 export const MAX_BATCH = 1024
 /** Each growth doubles the map: this bounds re-runs, not sizes. */
 const MAX_GROWTH_RETRIES = 64
+/** Growth postponed by another thread's open txn: a few short retries only. */
+const MAX_POSTPONED_RETRIES = 3
 
 const closedError = (): StoreClosedError =>
   new StoreClosedError('the store was closed before this transaction committed; nothing of it was written')
@@ -43,11 +45,13 @@ export class GroupCommit {
   #seq = 0
   #settledSeq = 0                 // every callback with seq <= this has settled
   #beginning = false              // a BEGIN is outstanding or its txn is being used
+  #running = false                // callbacks of a ready batch are running (re-entrant transaction())
   #pollTimer: NodeJS.Timeout | undefined
   #nextId = 1
   #inflight = new Map<number, Pending[]>()
   #aborting: { batch: Pending[], error: unknown, attempt: number } | undefined
   #growthRetries = 0
+  #postponed = 0
   #flushes = new Map<number, { resolve: () => void, reject: (e: unknown) => void }>()
   #settleWaiters: Array<{ seq: number, resolve: () => void }> = []
 
@@ -106,7 +110,7 @@ export class GroupCommit {
   }
 
   #pump (): void {
-    if (this.#beginning || this.#aborting !== undefined || this.#queue.length === 0 || this.#pollTimer !== undefined) return
+    if (this.#beginning || this.#running || this.#aborting !== undefined || this.#queue.length === 0 || this.#pollTimer !== undefined) return
     if (!this.#native.isOpen) return this.close()
     // A begin() transaction is open on this thread: queue behind it. (The
     // writer thread would wait for LMDB's lock, which is fine, but begin()
@@ -137,10 +141,14 @@ export class GroupCommit {
         const aborting = this.#aborting
         this.#aborting = undefined
         if (aborting === undefined) break
-        if (event.grown && aborting.attempt < MAX_GROWTH_RETRIES) {
+        const mapFull = aborting.error instanceof MapFullError
+        if (mapFull && (event.grown || (event.retryable && this.#postponed < MAX_POSTPONED_RETRIES)) && aborting.attempt < MAX_GROWTH_RETRIES) {
+          if (!event.grown) this.#postponed++
           this.#growthRetries = aborting.attempt + 1
           this.#queue.unshift(...aborting.batch) // run the whole batch again, same order
+          if (!event.grown) this.#retryLater() // growth was postponed by another thread's open txn
         } else {
+          if (mapFull && event.retryable) aborting.error = new MapFullError('the map is full and could not grow while other transactions or snapshots of this process stayed open; nothing in this batch was written', true)
           for (const p of aborting.batch) p.outcome = { ok: false, error: aborting.error }
           this.#settle(aborting.batch)
         }
@@ -160,6 +168,15 @@ export class GroupCommit {
   }
 
   #runBatch (native: NativeTxn): void {
+    this.#running = true
+    try {
+      this.#runBatchInner(native)
+    } finally {
+      this.#running = false
+    }
+  }
+
+  #runBatchInner (native: NativeTxn): void {
     this.#beginning = false
     const batch = this.#queue.splice(0, MAX_BATCH)
     if (batch.length === 0 || !this.#native.isOpen) {
@@ -194,7 +211,7 @@ export class GroupCommit {
     if (!native.active) {
       // MDB_MAP_FULL (or another LMDB failure) ended the shared txn: the
       // writer aborts it, grows the map and tells us ('aborted').
-      const error = ended instanceof MapFullError
+      const error = ended instanceof MapFullError && !ended.retryable
         ? new MapFullError('the map is full at maxMapSize; nothing in this batch was written', false)
         : ended
       this.#aborting = { batch, error, attempt: this.#growthRetries }
@@ -212,13 +229,16 @@ export class GroupCommit {
     if (batch === undefined) return
     if (error === undefined) {
       this.#growthRetries = 0
+      this.#postponed = 0
       this.#settle(batch)
       return
     }
-    if (grown && this.#growthRetries < MAX_GROWTH_RETRIES && this.#native.isOpen) {
+    const postponed = !grown && error instanceof MapFullError && error.retryable && this.#postponed++ < MAX_POSTPONED_RETRIES
+    if ((grown || postponed) && this.#growthRetries < MAX_GROWTH_RETRIES && this.#native.isOpen) {
       this.#growthRetries++
       for (const p of batch) p.outcome = undefined
       this.#queue.unshift(...batch)
+      if (postponed) this.#retryLater()
       return
     }
     for (const p of batch) p.outcome = { ok: false, error }
@@ -238,6 +258,11 @@ export class GroupCommit {
     const waiters = this.#settleWaiters
     this.#settleWaiters = waiters.filter((w) => w.seq > this.#settledSeq)
     for (const w of waiters) if (w.seq <= this.#settledSeq) w.resolve()
+  }
+
+  #retryLater (): void {
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer)
+    this.#pollTimer = setTimeout(() => { this.#pollTimer = undefined; this.#pump() }, 2 * this.#growthRetries)
   }
 
   #updateRef (): void {

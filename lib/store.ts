@@ -17,6 +17,23 @@ import { GroupCommit } from './group-commit'
 /** Each growth doubles the map, so this bounds retries, not sizes. */
 const MAX_GROWTH_RETRIES = 64
 
+// Handles still open on this thread. At 'exit' (before Node stops worker
+// threads) they are closed, so a begin() left open here cannot keep a
+// worker — waiting for LMDB's writer lock — from exiting: that would hang.
+const openStores = new Set<WeakRef<Store>>()
+let exitHook = false
+function track (store: Store): WeakRef<Store> {
+  const ref = new WeakRef(store)
+  openStores.add(ref)
+  if (!exitHook) {
+    exitHook = true
+    process.once('exit', () => {
+      for (const r of openStores) r.deref()?.close()
+    })
+  }
+  return ref
+}
+
 export interface StoreStat extends NativeStat {
   path: string
   durability: Durability
@@ -30,6 +47,7 @@ export class Store implements Readable {
   readonly options: Readonly<ResolvedOptions>
   readonly #native: NativeStore
   readonly #group: GroupCommit
+  readonly #ref: WeakRef<Store>
 
   /** @internal use open() */
   constructor (path: string, options: ResolvedOptions) {
@@ -44,6 +62,7 @@ export class Store implements Readable {
       maxLinkDepth: options.maxLinkDepth
     })
     this.#group = new GroupCommit(this.#native, options.limits)
+    this.#ref = track(this)
   }
 
   get isOpen (): boolean { return this.#native.isOpen }
@@ -164,6 +183,7 @@ export class Store implements Readable {
    * The environment closes when the last handle of the directory does.
    */
   close (): void {
+    openStores.delete(this.#ref)
     this.#group.close()
     this.#native.close()
   }
@@ -192,6 +212,7 @@ export class Store implements Readable {
 /** Opens (creating unless readOnly) the store in directory `path`. */
 export function open (path: string, options?: OpenOptions): Store {
   if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a non-empty string, got ${describe(path)}`)
+  if (path.includes('\0')) throw new TypeError('path must not contain a NUL byte')
   const resolved = resolveOptions(options)
   const dir = nodePath.resolve(path)
   if (!resolved.readOnly) fs.mkdirSync(dir, { recursive: true })

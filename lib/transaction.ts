@@ -109,7 +109,12 @@ export class Transaction implements Readable {
       this.native.abortChild()
       rejectThenable(result, 'transaction()')
     }
-    this.native.commitChild()
+    try {
+      this.native.commitChild()
+    } catch (err) {
+      this.native.abortChild() // never leave the savepoint open (e.g. TransactionTooLargeError)
+      throw err
+    }
     return result
   }
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -84,6 +85,21 @@ void EnvEntry::OpenOrThrow(Napi::Env env, const EnvOptions& options) {
     MDB_stat ms;
     Check(env, mdb_env_stat(env_, &ms), "mdb_env_stat");
     pageSize_ = ms.ms_psize;
+    // A data file shorter than its meta page claims (truncated by a copy or a
+    // bad disk) would SIGBUS at the first read through the map: refuse it.
+    MDB_envinfo info;
+    mdb_filehandle_t fd;
+    struct stat fileStat;
+    Check(env, mdb_env_info(env_, &info), "mdb_env_info");
+    Check(env, mdb_env_get_fd(env_, &fd), "mdb_env_get_fd");
+    if (fstat(fd, &fileStat) == 0 &&
+        static_cast<uint64_t>(fileStat.st_size) < (static_cast<uint64_t>(info.me_last_pgno) + 1) * pageSize_) {
+      ThrowLmdb(env, MDB_CORRUPTED,
+                "open " + path_ + ": data.mdb has " + std::to_string(fileStat.st_size) +
+                    " bytes but its meta page needs " +
+                    std::to_string((static_cast<uint64_t>(info.me_last_pgno) + 1) * pageSize_) +
+                    " (truncated file)");
+    }
     // A store opened with a mapSize above the ceiling keeps its size.
     if (maxMapSize_ < MapSize()) maxMapSize_ = MapSize();
     CheckFormat(env);
@@ -171,23 +187,50 @@ void EnvEntry::Release() {
   }
 }
 
-uint64_t EnvEntry::MapSize() {
+// mdb_env_info reads the meta pages through the map: never while another
+// thread remaps it in mdb_env_set_mapsize (GrowLocked/AdoptMapSize hold mu_).
+int EnvEntry::Info(MDB_envinfo* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mdb_env_info(env_, out);
+}
+
+uint64_t EnvEntry::MapSizeLocked() {
   MDB_envinfo info;
   if (mdb_env_info(env_, &info) != MDB_SUCCESS) return 0;
   return info.me_mapsize;
 }
 
+uint64_t EnvEntry::MapSize() {
+  MDB_envinfo info;
+  if (Info(&info) != MDB_SUCCESS) return 0;
+  return info.me_mapsize;
+}
+
 uint64_t EnvEntry::UsedBytes() {
   MDB_envinfo info;
-  if (mdb_env_info(env_, &info) != MDB_SUCCESS) return 0;
+  if (Info(&info) != MDB_SUCCESS) return 0;
   return (static_cast<uint64_t>(info.me_last_pgno) + 1) * pageSize_;
+}
+
+namespace {
+// Root txns (of any env) this thread holds: a thread that holds one must not
+// wait for the process to drain, it would wait for itself.
+thread_local int heldByThisThread = 0;
+constexpr auto kGrowDrainWait = std::chrono::milliseconds(200);
+}  // namespace
+
+void EnvEntry::EnterTxnLocked(std::unique_lock<std::mutex>& lock) {
+  // A growth is draining the process: let it remap before we pin the map.
+  if (heldByThisThread == 0) cv_.wait(lock, [&] { return !draining_; });
+  active_++;
+  heldByThisThread++;
 }
 
 int EnvEntry::BeginTxn(unsigned flags, MDB_txn** out) {
   for (int attempt = 0;; ++attempt) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      active_++;
+      std::unique_lock<std::mutex> lock(mu_);
+      EnterTxnLocked(lock);
     }
     int rc = mdb_txn_begin(env_, nullptr, flags, out);
     if (rc == MDB_SUCCESS) return rc;
@@ -200,8 +243,8 @@ int EnvEntry::BeginTxn(unsigned flags, MDB_txn** out) {
 int EnvEntry::RenewTxn(MDB_txn* txn) {
   for (int attempt = 0;; ++attempt) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      active_++;
+      std::unique_lock<std::mutex> lock(mu_);
+      EnterTxnLocked(lock);
     }
     int rc = mdb_txn_renew(txn);
     if (rc == MDB_SUCCESS) return rc;
@@ -213,6 +256,8 @@ int EnvEntry::RenewTxn(MDB_txn* txn) {
 void EnvEntry::EndTxn() {
   std::lock_guard<std::mutex> lock(mu_);
   active_--;
+  heldByThisThread--;
+  if (active_ == 0) cv_.notify_all();
 }
 
 int EnvEntry::AdoptMapSize() {
@@ -224,12 +269,20 @@ int EnvEntry::AdoptMapSize() {
 bool EnvEntry::AtCeiling() { return MapSize() >= maxMapSize_; }
 
 bool EnvEntry::Grow() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (active_ != 0 && heldByThisThread == 0 && !draining_ && MapSizeLocked() < maxMapSize_) {
+    // Other threads' reads and snapshots are usually short: stop new ones
+    // from starting and give the current ones a moment to end.
+    draining_ = true;
+    cv_.wait_for(lock, kGrowDrainWait, [&] { return active_ == 0; });
+    draining_ = false;
+    cv_.notify_all();
+  }
   return GrowLocked();
 }
 
 bool EnvEntry::GrowLocked() {
-  uint64_t current = MapSize();
+  uint64_t current = MapSizeLocked();
   if (current >= maxMapSize_) {
     growPending_ = false;
     return false;
@@ -241,7 +294,7 @@ bool EnvEntry::GrowLocked() {
   uint64_t next = current * 2 < maxMapSize_ ? current * 2 : maxMapSize_;
   if (mdb_env_set_mapsize(env_, next) != MDB_SUCCESS) return false;
   growPending_ = false;
-  return MapSize() > current;
+  return MapSizeLocked() > current;
 }
 
 void EnvEntry::GrowIfNeeded() {

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,7 @@ class EnvEntry {
   uint64_t maxMapSize() const { return maxMapSize_; }
   uint64_t MapSize();
   uint64_t UsedBytes();
+  int Info(MDB_envinfo* out);  // mdb_env_info, serialised with map resizes
 
   // Root transactions go through these so the process knows when none is
   // active: mdb_env_set_mapsize requires that, for every thread's txns.
@@ -59,6 +61,12 @@ class EnvEntry {
   // The thread holding this process's write transaction (LMDB's writer mutex
   // belongs to a thread; a second begin on the same thread would deadlock).
   std::atomic<std::thread::id> writer{};
+  // Clears `writer` only if this thread still owns it: another thread may
+  // already have begun (and recorded) the next write txn.
+  void ClearWriter() {
+    std::thread::id me = std::this_thread::get_id();
+    writer.compare_exchange_strong(me, std::thread::id());
+  }
 
   EnvEntry() = default;
   EnvEntry(const EnvEntry&) = delete;
@@ -68,6 +76,7 @@ class EnvEntry {
   void OpenOrThrow(Napi::Env env, const EnvOptions& options);
   void CheckFormat(Napi::Env env);
   bool GrowLocked();
+  uint64_t MapSizeLocked();
   int AdoptMapSize();
 
   MDB_env* env_ = nullptr;
@@ -80,7 +89,10 @@ class EnvEntry {
   uint64_t key_[2] = {0, 0};  // st_dev, st_ino
   int openCount_ = 0;         // guarded by the registry mutex
 
-  std::mutex mu_;             // guards active_, growPending_ and resizing
+  std::mutex mu_;             // guards active_, growPending_, draining_ and resizing
+  std::condition_variable cv_;
+  bool draining_ = false;     // Grow() waits for active_ to reach 0; new txns wait
+  void EnterTxnLocked(std::unique_lock<std::mutex>& lock);
   int active_ = 0;
   bool growPending_ = false;
 

@@ -44,6 +44,7 @@ void Deliver(Napi::Env env, Napi::Function onEvent, const std::weak_ptr<StoreCor
       break;
     }
     case GroupWriter::Event::BeginFailed:
+      if (core->groupHolds > 0) core->groupHolds--;  // no txn will come back for this BEGIN
       out.Set("type", "beginFailed");
       out.Set("error", makeError("mdb_txn_begin (group)"));
       break;
@@ -58,6 +59,7 @@ void Deliver(Napi::Env env, Napi::Function onEvent, const std::weak_ptr<StoreCor
     case GroupWriter::Event::Aborted:
       out.Set("type", "aborted");
       out.Set("grown", event->grown);
+      out.Set("retryable", event->retryable);
       break;
     case GroupWriter::Event::Synced:
       out.Set("type", "synced");
@@ -79,6 +81,20 @@ GroupWriter::GroupWriter(Napi::Env env, std::shared_ptr<StoreCore> core, Napi::F
   // only while batches or flushes are in flight (SetRef).
   tsfn_.Unref(env);
   writer_ = std::thread(&GroupWriter::WriterLoop, this);
+  // Registered after the TSFN's own hook, so it runs first at env teardown,
+  // while the TSFN still exists (Node frees it in its own hook, whatever
+  // threads still hold it).
+  env_ = env;
+  napi_add_env_cleanup_hook(env, &GroupWriter::OnEnvCleanup, this);
+}
+
+void GroupWriter::OnEnvCleanup(void* self) {
+  auto* writer = static_cast<GroupWriter*>(self);
+  writer->env_ = nullptr;  // the hook is consumed: Stop() must not remove it
+  // Close the whole store, in its order: this thread's child txns of a
+  // batch first, then Stop() (the writer aborts the root), then the env.
+  // Close() deletes this GroupWriter: touch nothing after it.
+  writer->core_->Close();
 }
 
 GroupWriter::~GroupWriter() { Stop(); }
@@ -114,6 +130,8 @@ void GroupWriter::SetRef(Napi::Env env, bool ref) {
 void GroupWriter::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (env_ != nullptr) napi_remove_env_cleanup_hook(env_, &GroupWriter::OnEnvCleanup, this);
+  env_ = nullptr;
   Push({Command::Stop});
   if (writer_.joinable()) writer_.join();
   tsfn_.Release();
@@ -127,7 +145,7 @@ void GroupWriter::EndHeld(bool commit, int* rc) {
     mdb_txn_abort(held_);
   }
   held_ = nullptr;
-  entry.writer.store(std::thread::id());
+  entry.ClearWriter();
   entry.EndTxn();
 }
 
@@ -187,6 +205,7 @@ void GroupWriter::WriterLoop() {
         EndHeld(false, nullptr);
         Event ev{Event::Aborted};
         ev.grown = entry.Grow();  // an abort is sent after MDB_MAP_FULL (or on close)
+        ev.retryable = ev.grown || !entry.AtCeiling();
         Post(ev);
         break;
       }

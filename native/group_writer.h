@@ -46,6 +46,7 @@ class GroupWriter {
   // Aborts a txn the writer still holds, joins the thread and releases
   // the thread-safe function (events already queued are still delivered).
   void Stop();
+  static void OnEnvCleanup(void* self);
 
  private:
   struct Command {
@@ -62,6 +63,7 @@ class GroupWriter {
   StoreCore* core_;                 // outlives the writer: Close() stops it first
   std::weak_ptr<StoreCore> weak_;   // for events delivered after close
   Napi::ThreadSafeFunction tsfn_;
+  napi_env env_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -32,7 +32,9 @@ void ReadKey(Napi::Env env, Napi::Value value, const char* argName, Key& out) {
   size_t len = 0;
   napi_status st = napi_get_value_string_utf8(env, value, stack, kStackRaw, &len);
   if (st != napi_ok) throw Napi::Error::New(env, "cannot read string argument");
-  if (len >= kStackRaw - 1) {  // may be truncated: measure, then read it whole
+  // napi_get_value_string_utf8 never splits a character, so a truncated copy
+  // can end up to 3 bytes short of the buffer: treat that as truncated too.
+  if (len + 4 >= kStackRaw) {  // may be truncated: measure, then read it whole
     napi_get_value_string_utf8(env, value, nullptr, 0, &len);
     heap.reset(new char[len + 1]);
     raw = heap.get();

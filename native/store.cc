@@ -193,7 +193,7 @@ Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
     obj = GetAddonData(env)->txnConstructor.New({});
   } catch (...) {
     mdb_txn_abort(root);
-    entry.writer.store(std::thread::id());
+    entry.ClearWriter();
     entry.EndTxn();
     throw;
   }
@@ -232,7 +232,7 @@ Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
   });
   EnvEntry& entry = core_->entry();
   MDB_envinfo ei;
-  Check(env, mdb_env_info(entry.env(), &ei), "mdb_env_info");
+  Check(env, entry.Info(&ei), "mdb_env_info");
   out.Set("mapSize", static_cast<double>(ei.me_mapsize));
   out.Set("maxMapSize", static_cast<double>(entry.maxMapSize()));
   out.Set("usedBytes", static_cast<double>(entry.UsedBytes()));
@@ -305,7 +305,8 @@ Napi::Value Store::GroupCommit(const Napi::CallbackInfo& info) {
 // groupAbort(txn): a no-op if the txn already went back to the writer.
 Napi::Value Store::GroupAbort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Txn::Unwrap(info[0].As<Napi::Object>())->DetachGroupRoot(env, false);
+  MDB_txn* root = Txn::Unwrap(info[0].As<Napi::Object>())->DetachGroupRoot(env, false);
+  if (root != nullptr) core_->AbortGroupRoot(root);  // the writer thread must end it
   return env.Undefined();
 }
 

@@ -1,6 +1,7 @@
 // Store: one open() of a directory on one thread. Reads go through a
 // reusable read-only txn that is renewed per call, so each read sees the
-// latest commit of any process and holds no reader slot between calls.
+// latest commit of any process; between calls it is reset: it keeps its reader
+// slot (one per handle) but pins no snapshot.
 #pragma once
 #include <lmdb.h>
 #include <napi.h>

@@ -124,7 +124,7 @@ void Txn::End(bool commit, State next, int* commitRc) {
   children_.clear();
   state_ = next;
   EnvEntry& entry = core_->entry();
-  if (write_) entry.writer.store(std::thread::id());
+  if (write_) entry.ClearWriter();
   entry.EndTxn();
   core_->Untrack(this);
   switch (next) {
