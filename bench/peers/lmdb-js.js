@@ -14,7 +14,7 @@ module.exports = {
     '1a': { 'putSync() per key': {} },
     '1b': { 'transactionSync()': {} },
     '1c': {
-      'transaction() as-is (resolves before sync)': { defaults: true, durable: false },
+      'transaction() as-is (resolves before sync)': { defaults: true, durable: false, note: 'resolves before its sync' },
       'transaction() + await db.flushed': { defaults: true },
       'transaction(), overlappingSync off': {}
     },

@@ -26,7 +26,7 @@ module.exports = {
       'begin…commit': {},
       'writeMessage()': {},
       // weaker durability (an OS crash may lose the last commits): shows what one sync instead of two buys
-      'begin…commit, nometasync (1 sync)': { durability: 'nometasync', durable: false, syncsPerCommit: 1 }
+      'begin…commit, nometasync (1 sync)': { durability: 'nometasync', durable: false, note: 'an OS crash may lose the last commits', syncsPerCommit: 1 }
     },
     '1c': { 'transaction()': {} },
     2: { 'write() in one begin…commit': {} },

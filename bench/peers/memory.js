@@ -9,7 +9,7 @@ module.exports = {
   load: () => true,
   syncsPerCommit: 0,
   variants: {
-    4: { 'no store, no durability (the algorithm alone)': { mode: 'sync' } }
+    4: { 'no store, no durability (the algorithm alone)': { mode: 'sync', note: 'no store, nothing on disk' } }
   },
   open () {
     const m = new Map()

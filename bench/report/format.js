@@ -11,6 +11,7 @@ function formatRate (x) {
 
 function formatMs (ms) {
   if (ms == null || !isFinite(ms)) return '—'
+  if (ms === 0) return '0'
   if (ms < 0.01) return (ms * 1000).toFixed(2) + ' µs'
   if (ms < 1) return (ms * 1000).toFixed(0) + ' µs'
   if (ms < 100) return ms.toFixed(2) + ' ms'

@@ -36,7 +36,7 @@ function header (results) {
       (m.fsyncAtEnd ? `At the end of the run: overwrite ${formatMs(m.fsyncAtEnd.overwrite.meanMs)}, append ${formatMs(m.fsyncAtEnd.append.meanMs)}. ` : '') +
       `Physical limit of one durable commit: LMDB \`sync\` waits for 2 syncs (data, then meta page) ≈ ${formatRate(1000 / (2 * f.overwrite.meanMs))}/s; \`nometasync\`, SQLite WAL and LevelDB 1 sync ≈ ${formatRate(1000 / f.overwrite.meanMs)}/s (upper bounds: every sync priced as an overwrite).`, '')
   }
-  lines.push('Durable = the call or promise returns only after the data is on disk: LMDB (lmdb-txn, lmdb-js with `overlappingSync: false`, node-lmdb) in its default sync mode, better-sqlite3 in WAL mode with `synchronous=FULL`, classic-level with `{ sync: true }`. Rows marked *weaker durability, reference only* are shown for reference only. Ratios are lmdb-txn ÷ peer from this same run (> 1 means lmdb-txn is faster).', '')
+  lines.push('Durable = the call or promise returns only after the data is on disk: LMDB (lmdb-txn, lmdb-js with `overlappingSync: false`, node-lmdb) in its default sync mode, better-sqlite3 in WAL mode with `synchronous=FULL`, classic-level with `{ sync: true }`. Rows marked *reference only* are not durable in that sense (the note says why) and are not counted in targets or summaries. Ratios are lmdb-txn ÷ peer from this same run (> 1 means lmdb-txn is faster).', '')
   return lines.join('\n')
 }
 
@@ -45,23 +45,32 @@ function targetsTable (results) {
   return table(['target (issue 6)', 'result'], results.targets.map(t => [t.text, `${icon(t)} ${t.note}${t.detail ? ' — ' + t.detail : ''}`]))
 }
 
-// per scenario and peer: the ratio against that peer's fastest durable row
+// the fastest durable row of a peer in a scenario (random ids only)
+function fastest (s, peer) {
+  const rows = s.rows.filter(r => r.peer === peer && !r.group)
+  const durable = rows.filter(r => ok(r) && r.result.durable !== false && r.result.valid !== false)
+  return { rows, best: durable.sort((a, b) => b.result.opsPerSec - a.result.opsPerSec)[0] }
+}
+
+// per scenario: lmdb-txn's fastest durable row ÷ each peer's fastest durable row
 function summaryTable (results) {
   const rows = []
   for (const s of results.scenarios.filter(s => RATIO_SCENARIOS.includes(s.id))) {
-    const subject = s.rows.find(r => r.peer === SUBJECT && !r.group)
-    const mine = subject ? (ok(subject) ? `${formatRate(subject.result.opsPerSec)} ${s.unit}` : subject.status) : '—'
+    const mine = fastest(s, SUBJECT)
+    const mineText = mine.best ? `${formatRate(mine.best.result.opsPerSec)} ${s.unit} (${mine.best.variant})` : (mine.rows[0] ? mine.rows[0].status : '—')
     const cells = PEERS.map(p => {
-      const cands = s.rows.filter(r => r.peer === p && !r.group)
-      if (!cands.length) return ''
-      const durable = cands.filter(r => ok(r) && r.result.durable !== false && r.ratio != null)
-      if (!durable.length) return cands[0].status === 'ok' ? '—' : cands[0].status
-      const bestRow = durable.sort((a, b) => b.result.opsPerSec - a.result.opsPerSec)[0]
-      return `**${formatRatio(bestRow.ratio)}**`
+      const theirs = fastest(s, p)
+      if (!theirs.rows.length) return ''
+      if (!theirs.best) return theirs.rows[0].status === 'ok' ? '—' : theirs.rows[0].status
+      return mine.best ? `**${formatRatio(mine.best.result.opsPerSec / theirs.best.result.opsPerSec)}**` : '—'
     })
-    rows.push([`${s.id} ${s.title}`, mine, ...cells])
+    rows.push([`${s.id} ${s.title}`, mineText, ...cells])
   }
-  return table(['scenario', 'lmdb-txn', ...PEERS], rows)
+  return table(['scenario', 'lmdb-txn (fastest durable row)', ...PEERS], rows)
+}
+
+function refMark (r) {
+  return ok(r) && r.result.durable === false ? ` *(${r.result.note || 'not durable'}; reference only)*` : ''
 }
 
 function latencyCols (r) {
@@ -82,7 +91,7 @@ function standardTable (s) {
   if (durableCol) head.push('of physical limit')
   if (extra4) head.push('recall@10', 'reads / writes per insert')
   const rows = s.rows.map(r => {
-    const api = r.variant + (r.group ? ` (${r.group})` : '') + (ok(r) && r.result.durable === false ? ' *weaker durability, reference only*' : '')
+    const api = r.variant + (r.group ? ` (${r.group})` : '') + refMark(r)
     if (!ok(r)) return [r.peer, api, status(r), '', '', '', ...(roundsCol ? [''] : []), ...(durableCol ? [''] : []), ...(extra4 ? ['', ''] : [])]
     const res = r.result
     const cells = [r.peer, api, formatRate(res.opsPerSec), ...latencyCols(res), r.ratio != null ? formatRatio(r.ratio) : '—']
@@ -118,7 +127,7 @@ function sizeTable (s) {
 
 function delayTable (s) {
   const rows = s.rows.map(r => {
-    const api = `${r.group}: ${r.variant}${ok(r) && r.result.durable === false ? ' *weaker durability, reference only*' : ''}`
+    const api = `${r.group}: ${r.variant}${refMark(r)}`
     if (!ok(r)) return [r.peer, api, status(r), '', '', '']
     const d = r.result.delay
     return [r.peer, api, formatRate(r.result.opsPerSec), formatMs(d.p50Ms), formatMs(d.p99Ms), formatMs(d.maxMs)]
@@ -135,7 +144,7 @@ function render (results) {
   return [
     header(results),
     '## Targets', '', targetsTable(results), '',
-    '## Summary: lmdb-txn ÷ each peer\'s fastest durable row', '', summaryTable(results), '',
+    '## Summary: lmdb-txn\'s fastest durable row ÷ each peer\'s fastest durable row', '', summaryTable(results), '',
     ...results.scenarios.map(scenarioSection),
     '## Method', '',
     'Each scenario × peer runs in a fresh child process (`bench/child.js`) on a fresh directory under the OS temp dir, with a warm-up first. ' +

@@ -58,7 +58,7 @@ function render (results) {
     parts.push(`<text x="${(Math.max(x0, x1) + 4).toFixed(1)}" y="${y + 14}" fill="#222">${formatRatio(d.ratio)}</text>`)
   })
   if (!data.length) parts.push(`<text x="10" y="${top + 14}">no ratios in this run</text>`)
-  parts.push(`<text x="10" y="${height - 6}" fill="#777">grey: not durable or ascending-id rows (reference only) · see latest.md for workloads and absolute figures</text>`)
+  parts.push(`<text x="10" y="${height - 6}" fill="#777">grey: reference rows (not durable at return, or ascending ids) · see latest.md for workloads and absolute figures</text>`)
   parts.push('</svg>')
   return parts.join('\n') + '\n'
 }

@@ -32,6 +32,7 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
       keysPerMessage: entries[0].length,
       keysPerSec: r.opsPerSec * entries[0].length,
       durable: opts.durable !== false,
+      note: opts.note,
       commitsPerMessage: kind === '1a' ? entries[0].length : kind === '1b' ? 1 : null,
       syncsPerCommit: opts.syncsPerCommit || adapter.syncsPerCommit
     }

@@ -89,6 +89,7 @@ module.exports = {
         readsPerInsert: counts.reads / params.vectors,
         writesPerInsert: counts.writes / params.vectors,
         durable: !adapter.reference,
+        note: variantOptions(adapter, '4', variant).note,
         index: { ...INDEX, efSearch: EF_SEARCH, dims: DIMS, queries: params.queries }
       }
     } finally {

@@ -61,6 +61,7 @@ module.exports = {
         wallMs,
         opsPerSec: params.messages / (wallMs / 1000),
         durable: opts.durable !== false,
+        note: opts.note,
         delay: { p50Ms: ms(hist.percentile(50)), p99Ms: ms(hist.percentile(99)), maxMs: ms(hist.max), meanMs: ms(hist.mean), samples: hist.count, resolutionMs: RESOLUTION_MS }
       }
     } finally {
