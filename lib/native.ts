@@ -9,7 +9,8 @@ import { createNativeError } from './errors'
 export type EntryType = 'simple' | 'group' | 'link'
 
 export interface NativeReader {
-  read (path: string): Buffer | undefined
+  /** A length: the value is in `readBuffer`; a Buffer when it did not fit. */
+  read (path: string): number | Buffer | undefined
   readString (path: string): string | undefined
   type (path: string, follow: boolean): EntryType | undefined
   exists (path: string): boolean
@@ -78,6 +79,7 @@ export interface NativeAddon {
   NativeStore: new (path: string, options: NativeStoreOptions) => NativeStore
   setErrorFactory (factory: typeof createNativeError): void
   normalizePath (path: unknown, argName?: string): string
+  readBuffer: ArrayBuffer
   sourceHash: string
   lmdbVersion: string
   maxKeySize: number
@@ -90,3 +92,13 @@ const load = require('node-gyp-build') as (dir: string) => unknown
 
 export const addon = load(path.join(__dirname, '..')) as NativeAddon
 addon.setErrorFactory(createNativeError)
+
+const readBuffer = Buffer.from(addon.readBuffer)
+
+/** A native read result as a Buffer owned by the caller (pooled when small). */
+export function readResult (result: number | Buffer | undefined): Buffer | undefined {
+  if (typeof result !== 'number') return result
+  const out = Buffer.allocUnsafe(result)
+  readBuffer.copy(out, 0, 0, result)
+  return out
+}

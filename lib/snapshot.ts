@@ -4,7 +4,7 @@
  * it is garbage-collected, and every snapshot closes with its store.
  */
 import type { Store } from './store'
-import type { EntryType, NativeTxn } from './native'
+import { readResult, type EntryType, type NativeTxn } from './native'
 import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
 
 export class Snapshot implements Readable {
@@ -20,7 +20,7 @@ export class Snapshot implements Readable {
 
   get open (): boolean { return this.#native.active }
 
-  read (path: string): Uint8Array | undefined { return this.#native.read(path) }
+  read (path: string): Uint8Array | undefined { return readResult(this.#native.read(path)) }
   readString (path: string): string | undefined { return this.#native.readString(path) }
   type (path: string, opts?: TypeOptions): EntryType | undefined { return this.#native.type(path, typeFollow(opts)) }
   list (path: string, opts?: ListOptions): string[] { return list(this.#native, path, opts) }

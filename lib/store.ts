@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs'
 import * as nodePath from 'node:path'
-import { addon, type EntryType, type NativeStat, type NativeStore } from './native'
+import { addon, readResult, type EntryType, type NativeStat, type NativeStore } from './native'
 import { describe, durabilityFlags, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
 import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
 import { Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
@@ -67,7 +67,7 @@ export class Store implements Readable {
 
   get isOpen (): boolean { return this.#native.isOpen }
 
-  read (path: string): Uint8Array | undefined { return this.#native.read(path) }
+  read (path: string): Uint8Array | undefined { return readResult(this.#native.read(path)) }
   readString (path: string): string | undefined { return this.#native.readString(path) }
   type (path: string, opts?: TypeOptions): EntryType | undefined { return this.#native.type(path, typeFollow(opts)) }
   list (path: string, opts?: ListOptions): string[] { return list(this.#native, path, opts) }

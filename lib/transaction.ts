@@ -2,7 +2,7 @@
  * A write transaction held open in native code across calls. Methods are
  * thin: paths, values, limits and state are checked natively, in one place.
  */
-import type { EntryType, NativeTxn } from './native'
+import { readResult, type EntryType, type NativeTxn } from './native'
 import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
 import { describe } from './options'
 import { TransactionFinishedError, StoreClosedError } from './errors'
@@ -57,7 +57,7 @@ export class Transaction implements Readable {
   /** False after commit, abort, a failure, or crossing a limit. */
   get active (): boolean { return this.native.active }
 
-  read (path: string): Uint8Array | undefined { return this.native.read(path) }
+  read (path: string): Uint8Array | undefined { return readResult(this.native.read(path)) }
   readString (path: string): string | undefined { return this.native.readString(path) }
   type (path: string, opts?: TypeOptions): EntryType | undefined { return this.native.type(path, typeFollow(opts)) }
   list (path: string, opts?: ListOptions): string[] { return list(this.native, path, opts) }

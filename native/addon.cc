@@ -52,6 +52,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("normalizePath", Napi::Function::New<NormalizePath>(env, "normalizePath"));
   exports.Set("sourceHash", Napi::String::New(env, LMDB_TXN_SOURCE_HASH));
   exports.Set("maxKeySize", Napi::Number::New(env, static_cast<double>(kMaxKeySize)));
+  Napi::ArrayBuffer readBuffer = Napi::ArrayBuffer::New(env, 64 * 1024);
+  data->readBuffer = Napi::Persistent(readBuffer);
+  data->readBufferData = static_cast<uint8_t*>(readBuffer.Data());
+  data->readBufferSize = readBuffer.ByteLength();
+  exports.Set("readBuffer", readBuffer);
   int major = 0, minor = 0, patch = 0;
   mdb_version(&major, &minor, &patch);
   exports.Set("lmdbVersion", Napi::String::New(env, std::to_string(major) + "." +

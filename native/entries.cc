@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "addon.h"
 #include "errors.h"
 
 namespace lmdbtxn {
@@ -214,6 +215,9 @@ int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, 
 
 // ---- JS glue -------------------------------------------------------------
 
+// read → undefined, or the value's length after copying it into the thread's
+// shared read buffer (lib/ copies it on), or a Buffer copy when it is larger.
+// readString → the decoded string.
 Napi::Value JsRead(const Napi::CallbackInfo& info, const ReadContext& ctx, bool asString) {
   Key key;
   ReadKey(ctx.env, info[0], "path", key);
@@ -223,8 +227,14 @@ Napi::Value JsRead(const Napi::CallbackInfo& info, const ReadContext& ctx, bool 
   }
   // Always a copy: a buffer over the map would dangle when it moves or closes.
   const char* data = static_cast<const char*>(e.payload.mv_data);
-  if (asString) return Napi::String::New(ctx.env, data, e.payload.mv_size);
-  return Napi::Buffer<char>::Copy(ctx.env, data, e.payload.mv_size);
+  size_t size = e.payload.mv_size;
+  if (asString) return Napi::String::New(ctx.env, data, size);
+  AddonData* addon = GetAddonData(ctx.env);
+  if (size <= addon->readBufferSize) {
+    std::memcpy(addon->readBufferData, data, size);
+    return Napi::Number::New(ctx.env, static_cast<double>(size));
+  }
+  return Napi::Buffer<char>::Copy(ctx.env, data, size);
 }
 
 Napi::Value JsType(const Napi::CallbackInfo& info, const ReadContext& ctx) {

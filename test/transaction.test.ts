@@ -55,6 +55,31 @@ describe('begin … commit', () => {
     store.close()
   })
 
+  it('successive reads never alias, for small values and for values larger than the shared read buffer', () => {
+    const store = open(tmpDir())
+    const big = Buffer.alloc(200_000, 7)
+    store.transactionSync((txn) => { txn.write('a', 'first'); txn.write('b', 'second'); txn.write('big', big) })
+    for (const view of [store, store.snapshot()]) {
+      const a = view.read('a')!
+      const b = view.read('b')!
+      expect(Buffer.from(a).toString()).toBe('first')
+      expect(Buffer.from(b).toString()).toBe('second')
+      const large = view.read('big')!
+      expect(large.length).toBe(200_000)
+      expect(Buffer.compare(Buffer.from(large), big)).toBe(0)
+      large[0] = 1
+      expect(view.read('big')![0]).toBe(7)
+      expect(Buffer.from(a).toString()).toBe('first')
+    }
+    const txn = store.begin()
+    txn.write('c', 'third')
+    const c = txn.read('c')!
+    expect(Buffer.from(txn.read('a')!).toString()).toBe('first')
+    expect(Buffer.from(c).toString()).toBe('third')
+    txn.abort()
+    store.close()
+  })
+
   it('after commit, abort or failure every method throws TransactionFinishedError', () => {
     const store = open(tmpDir())
     const committed = store.begin()
