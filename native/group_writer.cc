@@ -181,12 +181,16 @@ void GroupWriter::WriterLoop() {
         unsigned want = core_->durabilityFlags();
         MDB_env* env = entry.env();
         unsigned current = 0;
-        mdb_env_get_flags(env, &current);
-        if ((current & kSyncFlags) != want) {
-          mdb_env_set_flags(env, kSyncFlags & ~want, 0);
-          if (want) mdb_env_set_flags(env, want, 1);
+        int rc = mdb_env_get_flags(env, &current);
+        if (rc == MDB_SUCCESS && (current & kSyncFlags) != want) {
+          rc = mdb_env_set_flags(env, kSyncFlags & ~want, 0);
+          if (rc == MDB_SUCCESS && want) rc = mdb_env_set_flags(env, want, 1);
         }
-        int rc = MDB_SUCCESS;
+        if (rc != MDB_SUCCESS) {
+          EndHeld(false, nullptr);  // never commit with the wrong durability
+          Post({Event::CommitFailed, nullptr, cmd.id, rc});
+          break;
+        }
         EndHeld(true, &rc);
         if (rc != MDB_SUCCESS) {
           Event ev{Event::CommitFailed, nullptr, cmd.id, rc};
