@@ -2,7 +2,7 @@
  * The read methods shared by Store, Transaction and Snapshot. All of them
  * resolve paths by one native rule (SPEC §2), so they always agree.
  */
-import type { EntryType, NativeReader } from './native'
+import { readResult, type EntryType, type NativeReader } from './native'
 import { describe } from './options'
 
 export interface TypeOptions {
@@ -17,7 +17,7 @@ export interface ListOptions {
   limit?: number
 }
 
-export function typeFollow (opts: TypeOptions | undefined): boolean {
+function typeFollow (opts: TypeOptions | undefined): boolean {
   if (opts === undefined) return true
   if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
   if (opts.follow === undefined) return true
@@ -25,7 +25,7 @@ export function typeFollow (opts: TypeOptions | undefined): boolean {
   return opts.follow
 }
 
-export function list (reader: NativeReader, path: string, opts: ListOptions | undefined): string[] {
+function list (reader: NativeReader, path: string, opts: ListOptions | undefined): string[] {
   if (opts === undefined) return reader.list(path, undefined, undefined)
   if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
   const { after, limit } = opts
@@ -47,7 +47,7 @@ export interface KeysOptions {
   limit?: number
 }
 
-export function keys (reader: NativeReader, opts: KeysOptions | undefined): string[] {
+function keys (reader: NativeReader, opts: KeysOptions | undefined): string[] {
   if (opts === undefined) return reader.keys('', undefined, undefined)
   if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
   const { prefix, after, limit } = opts
@@ -69,4 +69,29 @@ export interface Readable {
   exists (path: string): boolean
   keys (opts?: KeysOptions): string[]
   readLink (path: string): string | undefined
+}
+
+/**
+ * The read methods, written once for Store, Transaction and Snapshot: each
+ * is one native call on the view's reader (the store's renewed read txn, the
+ * write txn, or the snapshot's txn).
+ */
+export abstract class ReadView implements Readable {
+  readonly #reader: NativeReader
+
+  protected constructor (reader: NativeReader) {
+    this.#reader = reader
+  }
+
+  /** The value at `path` (links followed): a copy owned by the caller; a group reads as undefined. */
+  read (path: string): Uint8Array | undefined { return readResult(this.#reader.read(path)) }
+  readString (path: string): string | undefined { return this.#reader.readString(path) }
+  type (path: string, opts?: TypeOptions): EntryType | undefined { return this.#reader.type(path, typeFollow(opts)) }
+  list (path: string, opts?: ListOptions): string[] { return list(this.#reader, path, opts) }
+  resolve (path: string): string { return this.#reader.resolve(path) }
+  exists (path: string): boolean { return this.#reader.exists(path) }
+  /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
+  keys (opts?: KeysOptions): string[] { return keys(this.#reader, opts) }
+  /** The stored target when the literal key is a link (no link is followed); else undefined. */
+  readLink (path: string): string | undefined { return this.#reader.readLink(path) }
 }

@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs'
 import * as nodePath from 'node:path'
-import { addon, readResult, type EntryType, type NativeStat, type NativeStore } from './native'
+import { addon, type NativeStat, type NativeStore } from './native'
 import { describe, durabilityFlags, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
-import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
+import { ReadView } from './reader'
 import { Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { Snapshot } from './snapshot'
 import { applyMessage, planMessage, type Message } from './message'
@@ -41,7 +41,7 @@ export interface StoreStat extends NativeStat {
   lmdbVersion: string
 }
 
-export class Store implements Readable {
+export class Store extends ReadView {
   /** Absolute path of the store's directory. */
   readonly path: string
   readonly options: Readonly<ResolvedOptions>
@@ -51,9 +51,7 @@ export class Store implements Readable {
 
   /** @internal use open() */
   constructor (path: string, options: ResolvedOptions) {
-    this.path = path
-    this.options = Object.freeze(options)
-    this.#native = new addon.NativeStore(path, {
+    const native = new addon.NativeStore(path, {
       readOnly: options.readOnly,
       mapSize: options.mapSize,
       maxMapSize: options.maxMapSize,
@@ -61,22 +59,15 @@ export class Store implements Readable {
       durabilityFlags: durabilityFlags(options.durability),
       maxLinkDepth: options.maxLinkDepth
     })
+    super(native)
+    this.path = path
+    this.options = Object.freeze(options)
+    this.#native = native
     this.#group = new GroupCommit(this.#native, options.limits)
     this.#ref = track(this)
   }
 
   get isOpen (): boolean { return this.#native.isOpen }
-
-  read (path: string): Uint8Array | undefined { return readResult(this.#native.read(path)) }
-  readString (path: string): string | undefined { return this.#native.readString(path) }
-  type (path: string, opts?: TypeOptions): EntryType | undefined { return this.#native.type(path, typeFollow(opts)) }
-  list (path: string, opts?: ListOptions): string[] { return list(this.#native, path, opts) }
-  resolve (path: string): string { return this.#native.resolve(path) }
-  exists (path: string): boolean { return this.#native.exists(path) }
-  /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
-  keys (opts?: KeysOptions): string[] { return keys(this.#native, opts) }
-  /** The stored target when the literal key is a link (no link is followed); else undefined. */
-  readLink (path: string): string | undefined { return this.#native.readLink(path) }
 
   /** A consistent view of the latest commit; close() it when done. */
   snapshot (): Snapshot { return new Snapshot(this.#native.snapshot(), this) }

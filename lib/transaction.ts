@@ -2,8 +2,8 @@
  * A write transaction held open in native code across calls. Methods are
  * thin: paths, values, limits and state are checked natively, in one place.
  */
-import { readResult, type EntryType, type NativeTxn } from './native'
-import { keys, list, typeFollow, type KeysOptions, type ListOptions, type Readable, type TypeOptions } from './reader'
+import type { NativeTxn } from './native'
+import { ReadView } from './reader'
 import { describe } from './options'
 import { TransactionFinishedError, StoreClosedError } from './errors'
 import { applyMessage, planMessage, type Message } from './message'
@@ -35,7 +35,7 @@ export function rejectThenable (result: unknown, where: string): never {
     'Transactions are synchronous: do the async work before or after it')
 }
 
-export class Transaction implements Readable {
+export class Transaction extends ReadView {
   /** @internal */
   readonly native: NativeTxn
   /** @internal set when a callback form (transactionSync, transaction) owns the commit */
@@ -49,6 +49,7 @@ export class Transaction implements Readable {
 
   /** @internal use store.begin() */
   constructor (native: NativeTxn, managedBy?: string, store?: Store) {
+    super(native)
     this.native = native
     this.managedBy = managedBy
     this.store = store
@@ -56,17 +57,6 @@ export class Transaction implements Readable {
 
   /** False after commit, abort, a failure, or crossing a limit. */
   get active (): boolean { return this.native.active }
-
-  read (path: string): Uint8Array | undefined { return readResult(this.native.read(path)) }
-  readString (path: string): string | undefined { return this.native.readString(path) }
-  type (path: string, opts?: TypeOptions): EntryType | undefined { return this.native.type(path, typeFollow(opts)) }
-  list (path: string, opts?: ListOptions): string[] { return list(this.native, path, opts) }
-  resolve (path: string): string { return this.native.resolve(path) }
-  exists (path: string): boolean { return this.native.exists(path) }
-  /** Literal keys in bytewise order, no link followed (an addition for tools; see docs/api.md). */
-  keys (opts?: KeysOptions): string[] { return keys(this.native, opts) }
-  /** The stored target when the literal key is a link (no link is followed); else undefined. */
-  readLink (path: string): string | undefined { return this.native.readLink(path) }
 
   write (path: string, value: Uint8Array | string): void { this.native.write(path, value) }
   makeGroup (path: string): void { this.native.makeGroup(path) }

@@ -266,25 +266,45 @@ Napi::Value JsResolve(const Napi::CallbackInfo& info, const ReadContext& ctx) {
   return Napi::String::New(ctx.env, final);
 }
 
-// list(path, after?: string, limit?: number); lib/ validates the options.
+namespace {
+
+// The (after?, limit?) arguments at info[1], info[2] of list() and keys();
+// lib/ has validated them.
+struct Paging {
+  std::string after;
+  bool hasAfter = false;
+  size_t limit = std::numeric_limits<size_t>::max();
+  const std::string* afterOrNull() const { return hasAfter ? &after : nullptr; }
+};
+
+Paging ReadPaging(const Napi::CallbackInfo& info) {
+  Paging p;
+  p.hasAfter = info.Length() > 1 && info[1].IsString();
+  if (p.hasAfter) p.after = info[1].As<Napi::String>().Utf8Value();
+  if (info.Length() > 2 && info[2].IsNumber()) {
+    double l = info[2].As<Napi::Number>().DoubleValue();
+    if (l >= 0 && l < static_cast<double>(p.limit)) p.limit = static_cast<size_t>(l);
+  }
+  return p;
+}
+
+Napi::Array ToJsArray(Napi::Env env, const std::vector<std::string>& strings) {
+  Napi::Array out = Napi::Array::New(env, strings.size());
+  for (uint32_t i = 0; i < strings.size(); ++i) out.Set(i, Napi::String::New(env, strings[i]));
+  return out;
+}
+
+}  // namespace
+
+// list(path, after?, limit?)
 Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx) {
   Key key;
   ReadKey(ctx.env, info[0], "path", key);
-  std::string after;
-  bool hasAfter = info.Length() > 1 && info[1].IsString();
-  if (hasAfter) after = info[1].As<Napi::String>().Utf8Value();
-  size_t limit = std::numeric_limits<size_t>::max();
-  if (info.Length() > 2 && info[2].IsNumber()) {
-    double l = info[2].As<Napi::Number>().DoubleValue();
-    if (l >= 0 && l < static_cast<double>(limit)) limit = static_cast<size_t>(l);
-  }
+  Paging paging = ReadPaging(info);
   Entry e;
   std::string parent;
   Resolve(ctx, key.view(), true, &e, &parent);
-  std::vector<std::string> names = ListChildren(ctx, parent, hasAfter ? &after : nullptr, limit);
-  Napi::Array out = Napi::Array::New(ctx.env, names.size());
-  for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, Napi::String::New(ctx.env, names[i]));
-  return out;
+  return ToJsArray(ctx.env, ListChildren(ctx, parent, paging.afterOrNull(), paging.limit));
 }
 
 // readLink(path): the stored target when the literal key is a link.
@@ -299,18 +319,8 @@ Napi::Value JsReadLink(const Napi::CallbackInfo& info, const ReadContext& ctx) {
 // keys(prefix, after?, limit?)
 Napi::Value JsKeys(const Napi::CallbackInfo& info, const ReadContext& ctx) {
   std::string prefix = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
-  std::string after;
-  bool hasAfter = info.Length() > 1 && info[1].IsString();
-  if (hasAfter) after = info[1].As<Napi::String>().Utf8Value();
-  size_t limit = std::numeric_limits<size_t>::max();
-  if (info.Length() > 2 && info[2].IsNumber()) {
-    double l = info[2].As<Napi::Number>().DoubleValue();
-    if (l >= 0 && l < static_cast<double>(limit)) limit = static_cast<size_t>(l);
-  }
-  std::vector<std::string> keys = ListKeys(ctx, prefix, hasAfter ? &after : nullptr, limit);
-  Napi::Array out = Napi::Array::New(ctx.env, keys.size());
-  for (uint32_t i = 0; i < keys.size(); ++i) out.Set(i, Napi::String::New(ctx.env, keys[i]));
-  return out;
+  Paging paging = ReadPaging(info);
+  return ToJsArray(ctx.env, ListKeys(ctx, prefix, paging.afterOrNull(), paging.limit));
 }
 
 }  // namespace lmdbtxn
