@@ -21,10 +21,12 @@ const MAX_GROWTH_RETRIES = 64
 // threads) they are closed, so a begin() left open here cannot keep a
 // worker — waiting for LMDB's writer lock — from exiting: that would hang.
 const openStores = new Set<WeakRef<Store>>()
+const forgotten = new FinalizationRegistry<WeakRef<Store>>((ref) => openStores.delete(ref))
 let exitHook = false
 function track (store: Store): WeakRef<Store> {
   const ref = new WeakRef(store)
   openStores.add(ref)
+  forgotten.register(store, ref)
   if (!exitHook) {
     exitHook = true
     process.once('exit', () => {
