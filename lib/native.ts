@@ -32,8 +32,6 @@ export interface NativeTxn extends NativeReader {
   commit (): void
   abort (): void
   readonly active: boolean
-  readonly depth: number
-  readonly ops: number
   readonly mapFullGrown: boolean
 }
 
@@ -63,7 +61,6 @@ export interface NativeStore extends NativeReader {
   begin (maxOps: number, maxBytes: number): NativeTxn
   snapshot (): NativeTxn
   stat (): NativeStat
-  sync (): void
   close (): void
   writerBusy (): boolean
   groupStart (onEvent: (event: any) => void): void
@@ -82,7 +79,6 @@ export interface NativeAddon {
   readBuffer: ArrayBuffer
   sourceHash: string
   lmdbVersion: string
-  maxKeySize: number
   MDB_NOSYNC: number
   MDB_NOMETASYNC: number
 }

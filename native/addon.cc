@@ -51,7 +51,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("normalizePath", Napi::Function::New<NormalizePath>(env, "normalizePath"));
   exports.Set("sourceHash", Napi::String::New(env, LMDB_TXN_SOURCE_HASH));
-  exports.Set("maxKeySize", Napi::Number::New(env, static_cast<double>(kMaxKeySize)));
   Napi::ArrayBuffer readBuffer = Napi::ArrayBuffer::New(env, 64 * 1024);
   data->readBuffer = Napi::Persistent(readBuffer);
   data->readBufferData = static_cast<uint8_t*>(readBuffer.Data());

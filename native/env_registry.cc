@@ -268,7 +268,7 @@ int EnvEntry::AdoptMapSize() {
 
 bool EnvEntry::AtCeiling() { return MapSize() >= maxMapSize_; }
 
-bool EnvEntry::Grow() {
+EnvEntry::Growth EnvEntry::Grow() {
   std::unique_lock<std::mutex> lock(mu_);
   if (active_ != 0 && heldByThisThread == 0 && !draining_ && MapSizeLocked() < maxMapSize_) {
     // Other threads' reads and snapshots are usually short: stop new ones
@@ -278,7 +278,18 @@ bool EnvEntry::Grow() {
     draining_ = false;
     cv_.notify_all();
   }
-  return GrowLocked();
+  bool grown = GrowLocked();
+  return Growth{grown, grown || MapSizeLocked() < maxMapSize_};
+}
+
+int EnvEntry::ApplyDurability(unsigned flags) {
+  constexpr unsigned kSyncFlags = MDB_NOSYNC | MDB_NOMETASYNC;
+  unsigned current = 0;
+  int rc = mdb_env_get_flags(env_, &current);
+  if (rc != MDB_SUCCESS || (current & kSyncFlags) == flags) return rc;
+  rc = mdb_env_set_flags(env_, kSyncFlags & ~flags, 0);
+  if (rc == MDB_SUCCESS && flags != 0) rc = mdb_env_set_flags(env_, flags, 1);
+  return rc;
 }
 
 bool EnvEntry::GrowLocked() {

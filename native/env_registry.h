@@ -49,14 +49,26 @@ class EnvEntry {
   int RenewTxn(MDB_txn* txn);  // for a reset read-only txn
   void EndTxn();               // after the root txn was committed, aborted or reset
 
+  // What a txn that hit MDB_MAP_FULL may tell its caller: whether the map
+  // grew, and whether running the txn again can succeed.
+  struct Growth {
+    bool grown;
+    bool retryable;
+  };
   // Grows the map (doubling, capped at maxMapSize) if no transaction of this
-  // process is active. Returns true if the map size increased. If growth is
-  // impossible now (a snapshot is held), it is remembered for the next begin.
-  bool Grow();
+  // process is active. If growth is impossible now (a snapshot is held), it
+  // is remembered for the next begin; retrying is then still worthwhile.
+  Growth Grow();
   // Called before a write txn: grows when the map is nearly used or a growth
   // was postponed. Never throws.
   void GrowIfNeeded();
   bool AtCeiling();
+
+  // Sets the sync flags (MDB_NOSYNC / MDB_NOMETASYNC) a commit will use.
+  // Durability belongs to the store handle and handles sharing the
+  // environment may differ, so every committer calls this while holding
+  // the writer lock, just before mdb_txn_commit. Returns an LMDB code.
+  int ApplyDurability(unsigned flags);
 
   // The thread holding this process's write transaction (LMDB's writer mutex
   // belongs to a thread; a second begin on the same thread would deadlock).

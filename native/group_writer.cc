@@ -9,8 +9,6 @@ namespace lmdbtxn {
 
 namespace {
 
-constexpr unsigned kSyncFlags = MDB_NOSYNC | MDB_NOMETASYNC;
-
 // Builds the JS event object on the JS thread.
 void Deliver(Napi::Env env, Napi::Function onEvent, const std::weak_ptr<StoreCore>& weak,
              GroupWriter::Event* ev) {
@@ -178,14 +176,7 @@ void GroupWriter::WriterLoop() {
         // LMDB's own commit, with the store's durability: for 'sync' both
         // fsyncs happen inside it, so a failed sync fails the commit and LMDB
         // keeps the previous meta page (a commit is durable or not there).
-        unsigned want = core_->durabilityFlags();
-        MDB_env* env = entry.env();
-        unsigned current = 0;
-        int rc = mdb_env_get_flags(env, &current);
-        if (rc == MDB_SUCCESS && (current & kSyncFlags) != want) {
-          rc = mdb_env_set_flags(env, kSyncFlags & ~want, 0);
-          if (rc == MDB_SUCCESS && want) rc = mdb_env_set_flags(env, want, 1);
-        }
+        int rc = entry.ApplyDurability(core_->durabilityFlags());
         if (rc != MDB_SUCCESS) {
           EndHeld(false, nullptr);  // never commit with the wrong durability
           Post({Event::CommitFailed, nullptr, cmd.id, rc});
@@ -195,8 +186,9 @@ void GroupWriter::WriterLoop() {
         if (rc != MDB_SUCCESS) {
           Event ev{Event::CommitFailed, nullptr, cmd.id, rc};
           if (rc == MDB_MAP_FULL) {
-            ev.grown = entry.Grow();
-            ev.retryable = ev.grown || !entry.AtCeiling();
+            EnvEntry::Growth growth = entry.Grow();
+            ev.grown = growth.grown;
+            ev.retryable = growth.retryable;
           }
           Post(ev);
         } else {
@@ -208,8 +200,9 @@ void GroupWriter::WriterLoop() {
         if (cmd.txn != held_ || held_ == nullptr) break;
         EndHeld(false, nullptr);
         Event ev{Event::Aborted};
-        ev.grown = entry.Grow();  // an abort is sent after MDB_MAP_FULL (or on close)
-        ev.retryable = ev.grown || !entry.AtCeiling();
+        EnvEntry::Growth growth = entry.Grow();  // an abort is sent after MDB_MAP_FULL (or on close)
+        ev.grown = growth.grown;
+        ev.retryable = growth.retryable;
         Post(ev);
         break;
       }

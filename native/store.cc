@@ -81,7 +81,6 @@ Napi::Function Store::Define(Napi::Env env) {
                          InstanceMethod<&Store::Begin>("begin"),
                          InstanceMethod<&Store::Snapshot>("snapshot"),
                          InstanceMethod<&Store::Stat>("stat"),
-                         InstanceMethod<&Store::Sync>("sync"),
                          InstanceMethod<&Store::Close>("close"),
                          InstanceMethod<&Store::WriterBusy>("writerBusy"),
                          InstanceMethod<&Store::GroupStart>("groupStart"),
@@ -250,13 +249,6 @@ Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
   out.Set("maxReaders", ei.me_maxreaders);
   out.Set("formatVersion", kFormatVersion);
   return out;
-}
-
-Napi::Value Store::Sync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  StoreCore& core = RequireOpen(env);
-  if (!core.readOnly()) Check(env, mdb_env_sync(core.entry().env(), 1), "mdb_env_sync");
-  return env.Undefined();
 }
 
 Napi::Value Store::Close(const Napi::CallbackInfo& info) {

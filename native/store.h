@@ -88,7 +88,6 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value Begin(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Stat(const Napi::CallbackInfo& info);
-  Napi::Value Sync(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsOpen(const Napi::CallbackInfo& info);
   Napi::Value WriterBusy(const Napi::CallbackInfo& info);

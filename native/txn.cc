@@ -8,10 +8,6 @@
 
 namespace lmdbtxn {
 
-namespace {
-constexpr unsigned kSyncFlags = MDB_NOSYNC | MDB_NOMETASYNC;
-}
-
 Napi::Function Txn::Define(Napi::Env env) {
   return DefineClass(env, "NativeTxn",
                      {
@@ -33,8 +29,6 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceMethod<&Txn::Commit>("commit"),
                          InstanceMethod<&Txn::Abort>("abort"),
                          InstanceAccessor<&Txn::Active>("active"),
-                         InstanceAccessor<&Txn::Depth>("depth"),
-                         InstanceAccessor<&Txn::Ops>("ops"),
                          InstanceAccessor<&Txn::MapFullGrown>("mapFullGrown"),
                          InstanceMethod<&Txn::HasKey>("hasKey"),
                      });
@@ -182,9 +176,9 @@ void Txn::FailWith(Napi::Env env, int rc, const char* during) {
     EnvEntry& entry = core->entry();
     // A group batch's root is aborted by the writer thread, which grows the
     // map then; growing here would find that txn still active.
-    bool grown = group_ ? false : entry.Grow();
+    EnvEntry::Growth growth = group_ ? EnvEntry::Growth{false, !entry.AtCeiling()} : entry.Grow();
+    bool grown = growth.grown, retryable = growth.retryable;
     mapFullGrown_ = grown;
-    bool retryable = grown || !entry.AtCeiling();
     std::string size = std::to_string(entry.MapSize());
     if (grown) {
       failure_ = "the transaction was aborted: the map was full (it has grown to " + size + " bytes)";
@@ -374,16 +368,7 @@ Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
     End(false, State::Committed, nullptr);
     return env.Undefined();
   }
-  // Durability is a property of the store; stores sharing an environment may
-  // differ, so the flags are set per commit. We hold the writer lock here.
-  MDB_env* menv = core_->entry().env();
-  unsigned current = 0;
-  Check(env, mdb_env_get_flags(menv, &current), "mdb_env_get_flags");
-  unsigned want = core_->durabilityFlags();
-  if ((current & kSyncFlags) != want) {
-    Check(env, mdb_env_set_flags(menv, kSyncFlags & ~want, 0), "mdb_env_set_flags");
-    if (want) Check(env, mdb_env_set_flags(menv, want, 1), "mdb_env_set_flags");
-  }
+  Check(env, core_->entry().ApplyDurability(core_->durabilityFlags()), "mdb_env_set_flags");
   std::shared_ptr<StoreCore> core = core_;
   int rc = MDB_SUCCESS;
   End(true, State::Committed, &rc);
@@ -391,12 +376,11 @@ Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
     // LMDB freed the txn; redo the bookkeeping End did for success.
     state_ = State::CommitFailed;
     if (rc == MDB_MAP_FULL) {
-      bool grown = core->entry().Grow();
-      mapFullGrown_ = grown;
-      bool retryable = grown || !core->entry().AtCeiling();
+      EnvEntry::Growth growth = core->entry().Grow();
+      mapFullGrown_ = growth.grown;
       state_ = State::MapFull;
       failure_ = "the commit failed because the map was full; nothing was written";
-      ThrowMapFull(env, failure_, retryable, grown);
+      ThrowMapFull(env, failure_, growth.retryable, growth.grown);
     }
     failure_ = "the commit failed with " + LmdbCodeName(rc) + "; nothing was written";
     ThrowLmdb(env, rc, "mdb_txn_commit");
@@ -413,14 +397,6 @@ Napi::Value Txn::Abort(const Napi::CallbackInfo& info) {
 
 Napi::Value Txn::Active(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), state_ == State::Active);
-}
-
-Napi::Value Txn::Depth(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(children_.size()));
-}
-
-Napi::Value Txn::Ops(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), ops_);
 }
 
 Napi::Value Txn::MapFullGrown(const Napi::CallbackInfo& info) {

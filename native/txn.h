@@ -76,8 +76,6 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value Commit(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value Active(const Napi::CallbackInfo& info);
-  Napi::Value Depth(const Napi::CallbackInfo& info);
-  Napi::Value Ops(const Napi::CallbackInfo& info);
   Napi::Value MapFullGrown(const Napi::CallbackInfo& info);
   Napi::Value HasKey(const Napi::CallbackInfo& info);
 
