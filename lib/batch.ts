@@ -11,7 +11,7 @@
  */
 import { addon, type NativeTxn } from './native'
 import { describe, type ResolvedOptions } from './options'
-import { BatchError, DuplicateKeyError, MapFullError, TransactionTooLargeError } from './errors'
+import { BatchError, DuplicateKeyError, TransactionTooLargeError } from './errors'
 import { isPlainObject, isValue, valueBytes } from './message'
 
 export type BatchOp =
@@ -116,8 +116,4 @@ export function batchError (ops: unknown[], index: number, committed: number, ca
   const what = committed === 0 ? 'nothing was written' : `the ${committed} ops before it were committed`
   return new BatchError(`batch op ${index} (${(ops[index] as { op?: string })?.op ?? '?'}) failed: ${why}; ${what}`,
     index, ops[index], committed, cause)
-}
-
-export function isFatalMapFull (err: unknown): boolean {
-  return err instanceof MapFullError && !err.grown
 }

@@ -9,7 +9,7 @@
  * batch is durable per the store's durability.
  */
 import type { NativeStore, NativeTxn } from './native'
-import { Transaction, isThenable, requireSyncCallback } from './transaction'
+import { MAX_GROWTH_RETRIES, Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { MapFullError, StoreClosedError } from './errors'
 
 interface Pending {
@@ -29,8 +29,6 @@ type GroupEvent =
 
 /** Callbacks committed together at most; the rest go to the next batch. */
 export const MAX_BATCH = 1024
-/** Each growth doubles the map: this bounds re-runs, not sizes. */
-const MAX_GROWTH_RETRIES = 64
 /** Growth postponed by another thread's open txn: a few short retries only. */
 const MAX_POSTPONED_RETRIES = 3
 
@@ -189,11 +187,7 @@ export class GroupCommit {
       native.beginChild(true, this.#limits.maxOps, this.#limits.maxBytes)
       try {
         const value = p.fn(new Transaction(native, 'transaction()'))
-        if (isThenable(value)) {
-          ;(value as PromiseLike<unknown>).then(undefined, () => {})
-          throw new TypeError('transaction() callback returned a promise; its writes were undone. ' +
-            'Transactions are synchronous: do the async work before or after it')
-        }
+        if (isThenable(value)) rejectThenable(value, 'transaction()')
         native.commitChild()
         p.outcome = { ok: true, value }
       } catch (error) {

@@ -118,3 +118,33 @@ export function resolveOptions (options: unknown): ResolvedOptions {
 export function durabilityFlags (durability: Durability): number {
   return DURABILITY[durability]()
 }
+
+// Per-call option bags (list, keys, type, remove, batch): one way to check them.
+
+/** A method's options object, `{}` when omitted. */
+export function methodOptions (opts: unknown): Record<string, unknown> {
+  if (opts === undefined) return {}
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
+  return opts as Record<string, unknown>
+}
+
+export function booleanOption (o: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const v = o[name]
+  if (v === undefined) return fallback
+  if (typeof v !== 'boolean') throw new TypeError(`options.${name} must be a boolean, got ${describe(v)}`)
+  return v
+}
+
+export function stringOption (o: Record<string, unknown>, name: string): string | undefined {
+  const v = o[name]
+  if (v !== undefined && typeof v !== 'string') throw new TypeError(`options.${name} must be a string, got ${describe(v)}`)
+  return v
+}
+
+export function limitOption (o: Record<string, unknown>): number | undefined {
+  const v = o.limit
+  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
+    throw new RangeError(`options.limit must be a non-negative integer, got ${describe(v)}`)
+  }
+  return v
+}

@@ -3,7 +3,7 @@
  * resolve paths by one native rule (SPEC §2), so they always agree.
  */
 import { readResult, type EntryType, type NativeReader } from './native'
-import { describe } from './options'
+import { booleanOption, limitOption, methodOptions, stringOption } from './options'
 
 export interface TypeOptions {
   /** Follow a link at the path itself (default true); false shows the link. */
@@ -18,24 +18,12 @@ export interface ListOptions {
 }
 
 function typeFollow (opts: TypeOptions | undefined): boolean {
-  if (opts === undefined) return true
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
-  if (opts.follow === undefined) return true
-  if (typeof opts.follow !== 'boolean') throw new TypeError(`options.follow must be a boolean, got ${describe(opts.follow)}`)
-  return opts.follow
+  return booleanOption(methodOptions(opts), 'follow', true)
 }
 
 function list (reader: NativeReader, path: string, opts: ListOptions | undefined): string[] {
-  if (opts === undefined) return reader.list(path, undefined, undefined)
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
-  const { after, limit } = opts
-  if (after !== undefined && typeof after !== 'string') {
-    throw new TypeError(`options.after must be a string, got ${describe(after)}`)
-  }
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
-    throw new RangeError(`options.limit must be a non-negative integer, got ${describe(limit)}`)
-  }
-  return reader.list(path, after, limit)
+  const o = methodOptions(opts)
+  return reader.list(path, stringOption(o, 'after'), limitOption(o))
 }
 
 export interface KeysOptions {
@@ -48,15 +36,8 @@ export interface KeysOptions {
 }
 
 function keys (reader: NativeReader, opts: KeysOptions | undefined): string[] {
-  if (opts === undefined) return reader.keys('', undefined, undefined)
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
-  const { prefix, after, limit } = opts
-  if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`options.prefix must be a string, got ${describe(prefix)}`)
-  if (after !== undefined && typeof after !== 'string') throw new TypeError(`options.after must be a string, got ${describe(after)}`)
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
-    throw new RangeError(`options.limit must be a non-negative integer, got ${describe(limit)}`)
-  }
-  return reader.keys(prefix ?? '', after, limit)
+  const o = methodOptions(opts)
+  return reader.keys(stringOption(o, 'prefix') ?? '', stringOption(o, 'after'), limitOption(o))
 }
 
 /** The read surface every view of the store offers. */

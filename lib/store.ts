@@ -5,17 +5,14 @@
 import * as fs from 'node:fs'
 import * as nodePath from 'node:path'
 import { addon, type NativeStat, type NativeStore } from './native'
-import { describe, durabilityFlags, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
+import { booleanOption, describe, durabilityFlags, methodOptions, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
 import { ReadView } from './reader'
-import { Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
+import { MAX_GROWTH_RETRIES, Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { Snapshot } from './snapshot'
 import { applyMessage, planMessage, type Message } from './message'
 import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
 import { TransactionTooLargeError } from './errors'
 import { GroupCommit } from './group-commit'
-
-/** Each growth doubles the map, so this bounds retries, not sizes. */
-const MAX_GROWTH_RETRIES = 64
 
 // Handles still open on this thread. At 'exit' (before Node stops worker
 // threads) they are closed, so a begin() left open here cannot keep a
@@ -113,14 +110,7 @@ export class Store extends ReadView {
 
   /** Applies ops in order in one transaction; see docs/api.md for the lanes. */
   batch (ops: BatchOp[], options?: BatchOptions): BatchResult {
-    let atomic = true
-    if (options !== undefined) {
-      if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`)
-      if (options.atomic !== undefined && typeof options.atomic !== 'boolean') {
-        throw new TypeError(`options.atomic must be a boolean, got ${describe(options.atomic)}`)
-      }
-      atomic = options.atomic ?? true
-    }
+    const atomic = booleanOption(methodOptions(options), 'atomic', true)
     const checked = checkBatch(ops, this.options.limits)
     if (checked.length === 0) return { committed: 0, existed: [] }
     const existed: boolean[] = []

@@ -4,7 +4,7 @@
  */
 import type { NativeTxn } from './native'
 import { ReadView } from './reader'
-import { describe } from './options'
+import { booleanOption, describe, methodOptions } from './options'
 import { TransactionFinishedError, StoreClosedError } from './errors'
 import { applyMessage, planMessage, type Message } from './message'
 import type { Store } from './store'
@@ -27,11 +27,14 @@ export function requireSyncCallback (fn: unknown, where: string): void {
 }
 
 /** A callback returned a promise: its writes were aborted. */
+/** Each map growth doubles the map: this bounds re-runs of a callback form, not sizes. */
+export const MAX_GROWTH_RETRIES = 64
+
 export function rejectThenable (result: unknown, where: string): never {
   // The caller's promise may reject later (it used a finished transaction);
   // nobody else will observe it, so keep it from crashing the process.
   ;(result as PromiseLike<unknown>).then(undefined, () => {})
-  throw new TypeError(`${where} callback returned a promise; the transaction was aborted. ` +
+  throw new TypeError(`${where} callback returned a promise; its writes were undone. ` +
     'Transactions are synchronous: do the async work before or after it')
 }
 
@@ -65,15 +68,7 @@ export class Transaction extends ReadView {
 
   /** Deletes the entry at `path` (and its subtree when recursive); returns whether anything existed. */
   remove (path: string, opts?: RemoveOptions): boolean {
-    let recursive = false
-    if (opts !== undefined) {
-      if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
-      if (opts.recursive !== undefined && typeof opts.recursive !== 'boolean') {
-        throw new TypeError(`options.recursive must be a boolean, got ${describe(opts.recursive)}`)
-      }
-      recursive = opts.recursive ?? false
-    }
-    return this.native.remove(path, recursive)
+    return this.native.remove(path, booleanOption(methodOptions(opts), 'recursive', false))
   }
 
   /** Writes a whole message (group, fields, sub-groups, links) in this transaction. */
