@@ -318,6 +318,28 @@ static size_t iov_total(const struct iovec *iov, int cnt) {
   return t;
 }
 
+/* Fails the intercepted call with the configured errno (EIO by default). */
+static int injected_failure(void) {
+  errno = fail_errno ? fail_errno : EIO;
+  return -1;
+}
+
+/* After the real call ran: apply an "after" action, else hand back its own
+ * result and errno. */
+static ssize_t after_call(int act, ssize_t r, int saved) {
+  if (act == ACT_EXIT_AFTER) die_now();
+  if (act == ACT_FAIL_AFTER) return injected_failure();
+  errno = saved;
+  return r;
+}
+
+/* A completed sync: everything written before it is durable. */
+static void journal_sync(void) {
+  pthread_mutex_lock(&mu);
+  journal_rec('S', 0, ++journal_seq, -1, 0, NULL, 0, 0);
+  pthread_mutex_unlock(&mu);
+}
+
 /* One write (any flavour) to fd. off < 0: at the current file position. */
 typedef ssize_t (*do_write_fn)(int fd, const struct iovec *iov, int cnt, off_t off, void *ctx);
 
@@ -336,8 +358,7 @@ static ssize_t handle_write(int fd, const struct iovec *iov, int cnt, off_t off,
   int act = on_event(c == FD_DATA_DSYNC ? 'M' : 'W', fd, where, len);
   if (act == ACT_FAIL) {
     pthread_mutex_unlock(&mu);
-    errno = fail_errno ? fail_errno : EIO;
-    return -1;
+    return injected_failure();
   }
   uint64_t seq = ++journal_seq;
   size_t want = len;
@@ -362,13 +383,7 @@ static ssize_t handle_write(int fd, const struct iovec *iov, int cnt, off_t off,
   int saved = errno;
   journal_rec('R', c == FD_DATA_DSYNC ? 1 : 0, seq, where, r < 0 ? -(int64_t)saved : r, NULL, 0, 0);
   pthread_mutex_unlock(&mu);
-  if (act == ACT_EXIT_AFTER) die_now();
-  if (act == ACT_FAIL_AFTER) {
-    errno = fail_errno ? fail_errno : EIO;
-    return -1;
-  }
-  errno = saved;
-  return r;
+  return after_call(act, r, saved);
 }
 
 static int handle_sync(int fd, int (*fn)(int)) {
@@ -378,24 +393,15 @@ static int handle_sync(int fd, int (*fn)(int)) {
   int act = on_event('S', fd, -1, 0);
   if (act == ACT_FAIL) {
     pthread_mutex_unlock(&mu);
-    errno = fail_errno ? fail_errno : EIO;
-    return -1;
+    return injected_failure();
   }
   pthread_mutex_unlock(&mu);
   int r = fn(fd);
   int saved = errno;
   if (r == 0) {
-    pthread_mutex_lock(&mu);
-    journal_rec('S', 0, ++journal_seq, -1, 0, NULL, 0, 0);
-    pthread_mutex_unlock(&mu);
+    journal_sync();
   }
-  if (act == ACT_EXIT_AFTER) die_now();
-  if (act == ACT_FAIL_AFTER) {
-    errno = fail_errno ? fail_errno : EIO;
-    return -1;
-  }
-  errno = saved;
-  return r;
+  return after_call(act, r, saved);
 }
 
 /* ---- the interposed functions ------------------------------------------ */
@@ -456,24 +462,15 @@ int msync(void *addr, size_t len, int flags) {
   int act = on_event('Y', -1, (long long)(uintptr_t)addr, len);
   if (act == ACT_FAIL) {
     pthread_mutex_unlock(&mu);
-    errno = fail_errno ? fail_errno : EIO;
-    return -1;
+    return injected_failure();
   }
   pthread_mutex_unlock(&mu);
   int r = get_msync()(addr, len, flags);
   int saved = errno;
   if (r == 0 && (flags & MS_SYNC)) {
-    pthread_mutex_lock(&mu);
-    journal_rec('S', 0, ++journal_seq, -1, 0, NULL, 0, 0);
-    pthread_mutex_unlock(&mu);
+    journal_sync();
   }
-  if (act == ACT_EXIT_AFTER) die_now();
-  if (act == ACT_FAIL_AFTER) {
-    errno = fail_errno ? fail_errno : EIO;
-    return -1;
-  }
-  errno = saved;
-  return r;
+  return after_call(act, r, saved);
 }
 
 static int handle_truncate(int fd, off_t size, int (*fn)(int, off_t)) {
