@@ -200,14 +200,18 @@ export class Store extends ReadView {
     const { maxOps, maxBytes } = this.options.limits
     for (let attempt = 0; ; attempt++) {
       const native = this.#native.begin(maxOps, maxBytes)
+      let returnedThenable = false
       try {
         const result = fn(newTransaction(native, where, this), native)
-        if (isThenable(result)) rejectThenable(result, where)
+        returnedThenable = isThenable(result)
+        if (returnedThenable) rejectThenable(result, where)
         native.commit()
         return result
       } catch (err) {
-        // MDB_MAP_FULL ended the transaction and the map grew: run it again.
-        if (native.mapFullGrown && attempt < MAX_GROWTH_RETRIES) continue
+        // MDB_MAP_FULL ended the transaction and the map grew: run it again,
+        // unless fn returned a promise (that is the caller's mistake, not
+        // the map's: running it again would only repeat it).
+        if (native.mapFullGrown && !returnedThenable && attempt < MAX_GROWTH_RETRIES) continue
         try { native.abort() } catch { /* already ended */ }
         throw err
       }

@@ -226,3 +226,20 @@ describe('readOnly flush (item 11)', () => {
     expectIntact(open(dir), { a: '1' })
   })
 })
+
+describe('a callback that returned a promise is not run again for map growth', () => {
+  it('transactionSync: MapFullError swallowed, then a promise returned → one run, TypeError', () => {
+    const store = open(tmpDir(), { durability: 'nosync', mapSize: 64 * 1024 })
+    store.transactionSync((t) => t.write('kept', 'yes'))
+    let runs = 0
+    expect(() => store.transactionSync((t) => {
+      runs++
+      try { t.write('big', new Uint8Array(256 * 1024)) } catch { /* MapFullError: the map grows */ }
+      return Promise.resolve()
+    })).toThrow(TypeError)
+    expect(runs).toBe(1)
+    expectWriterFree(store)
+    expect(store.exists('big')).toBe(false)
+    expectIntact(store, { kept: 'yes' })
+  })
+})
