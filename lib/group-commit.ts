@@ -117,6 +117,16 @@ export interface GroupCommitStats {
   heldBatches: number
 }
 
+/** A callback returned a promise or thenable: TypeError, whatever its `then` does. */
+function refuseThenable (value: unknown): void {
+  try {
+    if (isThenable(value)) rejectThenable(value, 'transaction()')
+  } catch (err) {
+    if (err instanceof TypeError && err.message.startsWith('transaction() callback returned a promise')) throw err
+    throw new TypeError('transaction() callback returned an object whose `then` could not be used; its writes were undone', { cause: err })
+  }
+}
+
 const closedError = (): StoreClosedError =>
   new StoreClosedError('the store was closed before this transaction committed; nothing of it was written')
 
@@ -216,7 +226,7 @@ class Batch {
     let outcome: Pending['outcome']
     try {
       const value = p.fn(new Transaction(txn, 'transaction()'))
-      if (isThenable(value)) rejectThenable(value, 'transaction()')
+      refuseThenable(value)
       txn.throwIfFailed() // a failure recorded natively wins over a caught one
       outcome = { ok: true, value }
     } catch (error) {
