@@ -14,7 +14,7 @@
  * child txn, so a throw still undoes only its own writes.
  */
 import { addon, type EntryType, type NativeStore, type NativeTxn } from './native'
-import { Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
+import { isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { MapFullError, StoreClosedError, TransactionFinishedError, TransactionTooLargeError } from './errors'
 
 /** Callbacks committed together at most; the rest go to the next batch. */
@@ -90,7 +90,7 @@ class OpBuffer {
 
 interface Pending {
   seq: number
-  fn: (txn: Transaction) => unknown
+  fn: (native: NativeTxn) => unknown // Store wraps the caller's fn: it builds the Transaction
   resolve: (value: any) => void
   reject: (err: unknown) => void
   outcome?: { ok: true, value: unknown } | { ok: false, error: unknown }
@@ -115,16 +115,6 @@ export interface GroupCommitStats {
   writerCommitMs: number
   /** Batches whose callbacks read (the writer held the txn while they ran). */
   heldBatches: number
-}
-
-/** A callback returned a promise or thenable: TypeError, whatever its `then` does. */
-function refuseThenable (value: unknown): void {
-  try {
-    if (isThenable(value)) rejectThenable(value, 'transaction()')
-  } catch (err) {
-    if (err instanceof TypeError && err.message.startsWith('transaction() callback returned a promise')) throw err
-    throw new TypeError('transaction() callback returned an object whose `then` could not be used; its writes were undone', { cause: err })
-  }
 }
 
 const closedError = (): StoreClosedError =>
@@ -225,8 +215,8 @@ class Batch {
     const txn = new CallbackTxn(this, limits)
     let outcome: Pending['outcome']
     try {
-      const value = p.fn(new Transaction(txn, 'transaction()'))
-      refuseThenable(value)
+      const value = p.fn(txn)
+      if (isThenable(value)) rejectThenable(value, 'transaction()')
       txn.throwIfFailed() // a failure recorded natively wins over a caught one
       outcome = { ok: true, value }
     } catch (error) {
@@ -279,7 +269,8 @@ class CallbackTxn implements NativeTxn {
     this.#maxBytes = limits.maxBytes
   }
 
-  get active (): boolean { return !this.#finished && this.failure === undefined }
+  /** Over its limits it stays active (usable for abort only, §4); a native failure ends it. */
+  get active (): boolean { return !this.#finished && !(this.failure instanceof MapFullError) }
   get mapFullGrown (): boolean { return false }
   finish (): void { this.#finished = true }
 
@@ -427,7 +418,7 @@ export class GroupCommit {
     this.#holder = { strong: undefined, weak: new WeakRef(this) }
   }
 
-  enqueue<T> (fn: (txn: Transaction) => T): Promise<T> {
+  enqueue<T> (fn: (native: NativeTxn) => T): Promise<T> {
     try {
       requireSyncCallback(fn, 'transaction()')
       if (!this.#native.isOpen) throw new StoreClosedError('the store is closed')

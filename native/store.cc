@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 #include "txn.h"
 
@@ -172,6 +173,8 @@ Napi::Value Store::ReadLink(const Napi::CallbackInfo& info) {
 // begin(maxOps, maxBytes)
 Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  double maxOps = NumberArg(info, 0, "maxOps");
+  double maxBytes = NumberArg(info, 1, "maxBytes");
   StoreCore& core = RequireOpen(env);
   if (core.readOnly()) Throw(env, ErrorKind::ReadOnly, "the store was opened readOnly");
   EnvEntry& entry = core.entry();
@@ -201,8 +204,7 @@ Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
     entry.EndTxn();
     throw;
   }
-  Txn::Unwrap(obj)->StartWrite(core_, root, info[0].ToNumber().DoubleValue(),
-                               info[1].ToNumber().DoubleValue());
+  Txn::Unwrap(obj)->StartWrite(core_, root, maxOps, maxBytes);
   return obj;
 }
 
@@ -271,21 +273,20 @@ Napi::Value Store::WriterBusy(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), busy);
 }
 
+GroupWriter& Store::RequireGroup(Napi::Env env) {
+  StoreCore& core = RequireOpen(env);
+  if (core.group() == nullptr) throw Napi::TypeError::New(env, "groupStart() was not called");
+  return *core.group();
+}
+
 // groupStart(onEvent): creates the writer thread (once).
 Napi::Value Store::GroupStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  Napi::Function onEvent = FunctionArg(info, 0, "onEvent");
   StoreCore& core = RequireOpen(env);
   if (core.readOnly()) Throw(env, ErrorKind::ReadOnly, "the store was opened readOnly");
-  if (core.group() == nullptr) {
-    core.StartGroup(std::make_unique<GroupWriter>(env, core_, info[0].As<Napi::Function>()));
-  }
+  if (core.group() == nullptr) core.StartGroup(std::make_unique<GroupWriter>(env, core_, onEvent));
   return env.Undefined();
-}
-
-GroupWriter& Store::RequireGroup(Napi::Env env) {
-  StoreCore& core = RequireOpen(env);
-  if (core.group() == nullptr) throw Napi::Error::New(env, "groupStart() was not called");
-  return *core.group();
 }
 
 // groupHold(regrow) → a view of the batch txn, begun by the writer thread
@@ -382,7 +383,7 @@ Napi::Value Store::GroupRunning(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Store::GroupFlush(const Napi::CallbackInfo& info) {
-  double id = info[0].ToNumber().DoubleValue();
+  double id = NumberArg(info, 0, "id");
   RequireGroup(info.Env()).Sync(id);
   return info.Env().Undefined();
 }
