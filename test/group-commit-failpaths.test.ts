@@ -186,6 +186,10 @@ describe('group commit failure paths', () => {
         if (c.do === 'grow') {
           for (let i = 0; i < 160; i++) txn.write('big/' + i, Buffer.alloc(64 * 1024, i));
           txn.commit();
+          // take the lock again at once and keep it a while: this process's
+          // writer goes on waiting while the reads below need the new size
+          const again = s.begin();
+          setTimeout(() => again.abort(), 300);
           return { committed: s.stat().usedBytes }
         }
         if (c.do === 'close') { s.close(); return { closed: true } }
@@ -199,7 +203,9 @@ describe('group commit failure paths', () => {
     await new Promise((r) => setTimeout(r, 100))
     const grown = await other.send({ do: 'grow' })
     expect(grown.committed).toBeGreaterThan(1 * MiB) // past this process's map
-    // reads right after: the map is adopted, whatever the writer is doing
+    // reads right after, while the writer still waits for the lock: the
+    // new size is adopted as soon as the writer comes back (it sees the
+    // resize too when it gets the lock); no read fails meanwhile
     const reads: string[] = []
     for (let i = 0; i < 50; i++) {
       reads.push(store.readString('seed')!)
