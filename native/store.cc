@@ -338,7 +338,7 @@ Napi::Value Store::GroupCommit(const Napi::CallbackInfo& info) {
   }
   Napi::Uint8Array ops = info[0].As<Napi::Uint8Array>();
   Napi::Uint32Array ends = info[2].As<Napi::Uint32Array>();
-  double length = info[1].ToNumber().DoubleValue(), applied = info[3].ToNumber().DoubleValue();
+  double length = NumberArg(info, 1, "length"), applied = NumberArg(info, 3, "applied");
   if (!(length >= 0 && length <= static_cast<double>(ops.ByteLength()) && applied >= 0 && applied <= length)) {
     throw Napi::RangeError::New(env, "groupCommit: lengths outside the buffer");
   }

@@ -429,7 +429,7 @@ Napi::Value Txn::ApplyOps(const Napi::CallbackInfo& info) {
   RequireWritable(env);
   if (!group_ || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "applyOps(ops, from, to) on a group view");
   Napi::Uint8Array ops = info[0].As<Napi::Uint8Array>();
-  double from = info[1].ToNumber().DoubleValue(), to = info[2].ToNumber().DoubleValue();
+  double from = NumberArg(info, 1, "from"), to = NumberArg(info, 2, "to");
   if (!(from >= 0 && from <= to && to <= static_cast<double>(ops.ByteLength()))) {
     throw Napi::RangeError::New(env, "applyOps: range outside the buffer");
   }
