@@ -354,6 +354,7 @@ class CallbackTxn implements NativeTxn {
   hasKey (path: string): boolean { this.#usable(); return this.#view().hasKey(path) }
   read (path: string): number | Buffer | undefined { this.#usable(); return this.#view().read(path) }
   readString (path: string): string | undefined { this.#usable(); return this.#view().readString(path) }
+  readInto (path: string, target: Uint8Array): number | undefined { this.#usable(); return this.#view().readInto(path, target) }
   type (path: string, follow: boolean): EntryType | undefined { this.#usable(); return this.#view().type(path, follow) }
   exists (path: string): boolean { this.#usable(); return this.#view().exists(path) }
   resolve (path: string): string { this.#usable(); return this.#view().resolve(path) }
