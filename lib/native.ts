@@ -81,7 +81,7 @@ export interface NativeStore extends NativeReader {
 
 export interface NativeAddon {
   NativeStore: new (path: string, options: NativeStoreOptions) => NativeStore
-  setErrorFactory (factory: typeof createNativeError): void
+  setErrorFactory (factory: (kind: string, message: string, extra: object) => Error): void
   normalizePath (path: unknown, argName?: string): string
   readBuffer: ArrayBuffer
   sourceHash: string
