@@ -86,7 +86,27 @@ export interface NativeAddon {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const load = require('node-gyp-build') as (dir: string) => unknown
 
-export const addon = load(path.join(__dirname, '..')) as NativeAddon
+/**
+ * node-gyp-build finds nothing for this platform/libc (musl: the glibc
+ * prebuild is tagged so it is never picked there), or the dynamic loader
+ * refuses what it found (an older glibc). Either way the user needs one line
+ * saying how to build from source, not a dlopen message.
+ */
+function loadAddon (dir: string): NativeAddon {
+  try {
+    return load(dir) as NativeAddon
+  } catch (e) {
+    const reason = String((e as Error)?.message ?? e).split('\n')[0].trim()
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+    const libc = header?.glibcVersionRuntime !== undefined ? `glibc ${header.glibcVersionRuntime}` : 'not glibc'
+    throw new Error(`lmdb-txn: no usable native binary for ${process.platform}-${process.arch} (${libc}): ${reason}. ` +
+      'Build it from source: install a C++17 compiler, make, python3 and LMDB with its static library ' +
+      '(Debian/Ubuntu: apt-get install g++ make python3 liblmdb-dev; Alpine: apk add build-base python3 lmdb-dev), ' +
+      'then run `npm rebuild lmdb-txn --foreground-scripts` (docs/building.md)', { cause: e })
+  }
+}
+
+export const addon = loadAddon(path.join(__dirname, '..'))
 addon.setErrorFactory(createNativeError)
 
 const readBuffer = Buffer.from(addon.readBuffer)
