@@ -9,12 +9,12 @@
  * batch is durable per the store's durability.
  */
 import type { NativeStore, NativeTxn } from './native'
-import { MAX_GROWTH_RETRIES, Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
+import { MAX_GROWTH_RETRIES, isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { MapFullError, StoreClosedError } from './errors'
 
 interface Pending {
   seq: number
-  fn: (txn: Transaction) => unknown
+  fn: (native: NativeTxn) => unknown // Store wraps the caller's fn: it builds the Transaction
   resolve: (value: any) => void
   reject: (err: unknown) => void
   outcome?: { ok: true, value: unknown } | { ok: false, error: unknown }
@@ -58,7 +58,7 @@ export class GroupCommit {
     this.#limits = limits
   }
 
-  enqueue<T> (fn: (txn: Transaction) => T): Promise<T> {
+  enqueue<T> (fn: (native: NativeTxn) => T): Promise<T> {
     try {
       requireSyncCallback(fn, 'transaction()')
       if (!this.#native.isOpen) throw new StoreClosedError('the store is closed')
@@ -186,7 +186,7 @@ export class GroupCommit {
       if (!native.active) break
       native.beginChild(true, this.#limits.maxOps, this.#limits.maxBytes)
       try {
-        const value = p.fn(new Transaction(native, 'transaction()'))
+        const value = p.fn(native)
         if (isThenable(value)) rejectThenable(value, 'transaction()')
         native.commitChild()
         p.outcome = { ok: true, value }

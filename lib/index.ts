@@ -1,4 +1,4 @@
-export { open, Store, type StoreStat } from './store'
+export { open, Store, type StoreStat, type StoreOptions } from './store'
 export { Transaction, type RemoveOptions } from './transaction'
 export { Snapshot } from './snapshot'
 export type { OpenOptions, Durability, Limits } from './options'
@@ -23,7 +23,5 @@ export {
   LmdbError
 } from './errors'
 import { addon } from './native'
-/** SHA-256 prefix of the native sources the loaded binary was built from. */
-export const nativeSourceHash: string = addon.sourceHash
 /** Version of the LMDB library linked into the addon. */
 export const lmdbVersion: string = addon.lmdbVersion

@@ -7,19 +7,25 @@ import type { Store } from './store'
 import type { NativeTxn } from './native'
 import { ReadView } from './reader'
 
+/** Constructs only through newSnapshot(): the constructor is not API. */
+const INTERNAL = Symbol('lmdb-txn internal')
+
 export class Snapshot extends ReadView {
   readonly #native: NativeTxn
-  /** The store handle it was taken from (kept reachable while the snapshot is). */
-  readonly store: Store
+  readonly #store: Store
 
-  /** @internal use store.snapshot() */
-  constructor (native: NativeTxn, store: Store) {
+  private constructor (key: symbol, native: NativeTxn, store: Store) {
+    if (key !== INTERNAL) throw new TypeError('Snapshot has no public constructor: use store.snapshot()')
     super(native)
     this.#native = native
-    this.store = store
+    this.#store = store
   }
 
-  get open (): boolean { return this.#native.active }
+  /** The store handle it was taken from (kept reachable while the snapshot is). */
+  get store (): Store { return this.#store }
+
+  /** True until close() (or its store's close()). */
+  get active (): boolean { return this.#native.active }
 
   /** Releases the reader slot. Idempotent. */
   close (): void {
@@ -27,4 +33,11 @@ export class Snapshot extends ReadView {
   }
 
   [Symbol.dispose] (): void { this.close() }
+}
+
+type SnapshotConstructor = new (key: symbol, native: NativeTxn, store: Store) => Snapshot
+
+/** @internal store.snapshot() */
+export function newSnapshot (native: NativeTxn, store: Store): Snapshot {
+  return new (Snapshot as unknown as SnapshotConstructor)(INTERNAL, native, store)
 }

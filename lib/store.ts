@@ -4,14 +4,14 @@
  */
 import * as fs from 'node:fs'
 import * as nodePath from 'node:path'
-import { addon, type NativeStat, type NativeStore } from './native'
+import { addon, type NativeStat, type NativeStore, type NativeTxn } from './native'
 import { booleanOption, describe, durabilityFlags, methodOptions, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
 import { ReadView } from './reader'
-import { MAX_GROWTH_RETRIES, Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
-import { Snapshot } from './snapshot'
+import { MAX_GROWTH_RETRIES, newTransaction, isThenable, rejectThenable, requireSyncCallback, type Transaction } from './transaction'
+import { newSnapshot, type Snapshot } from './snapshot'
 import { applyMessage, planMessage, type Message } from './message'
 import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
-import { TransactionTooLargeError } from './errors'
+import { ReadOnlyError, StoreClosedError, TransactionTooLargeError } from './errors'
 import { GroupCommit } from './group-commit'
 
 // Handles still open on this thread. At 'exit' (before Node stops worker
@@ -40,16 +40,23 @@ export interface StoreStat extends NativeStat {
   lmdbVersion: string
 }
 
+/** Constructs only through open(): the constructor is not API. */
+const INTERNAL = Symbol('lmdb-txn internal')
+
+/** The resolved options of a handle, frozen all the way down. */
+export type StoreOptions = Readonly<Omit<ResolvedOptions, 'limits'>> & { readonly limits: Readonly<ResolvedOptions['limits']> }
+
 export class Store extends ReadView {
   /** Absolute path of the store's directory. */
   readonly path: string
-  readonly options: Readonly<ResolvedOptions>
+  /** What this handle enforces; frozen, so it cannot change under it. */
+  readonly options: StoreOptions
   readonly #native: NativeStore
   readonly #group: GroupCommit
   readonly #ref: WeakRef<Store>
 
-  /** @internal use open() */
-  constructor (path: string, options: ResolvedOptions) {
+  private constructor (key: symbol, path: string, options: ResolvedOptions) {
+    if (key !== INTERNAL) throw new TypeError('Store has no public constructor: use open()')
     const native = new addon.NativeStore(path, {
       readOnly: options.readOnly,
       mapSize: options.mapSize,
@@ -60,16 +67,17 @@ export class Store extends ReadView {
     })
     super(native)
     this.path = path
-    this.options = Object.freeze(options)
+    this.options = Object.freeze({ ...options, limits: Object.freeze({ ...options.limits }) })
     this.#native = native
-    this.#group = new GroupCommit(this.#native, options.limits)
+    this.#group = new GroupCommit(this.#native, this.options.limits)
     this.#ref = track(this)
   }
 
-  get isOpen (): boolean { return this.#native.isOpen }
+  /** True until close(). */
+  get active (): boolean { return this.#native.isOpen }
 
   /** A consistent view of the latest commit; close() it when done. */
-  snapshot (): Snapshot { return new Snapshot(this.#native.snapshot(), this) }
+  snapshot (): Snapshot { return newSnapshot(this.#native.snapshot(), this) }
 
   /**
    * Opens a native write transaction held across calls. Throws
@@ -78,7 +86,7 @@ export class Store extends ReadView {
    */
   begin (): Transaction {
     const { maxOps, maxBytes } = this.options.limits
-    return new Transaction(this.#native.begin(maxOps, maxBytes), undefined, this)
+    return newTransaction(this.#native.begin(maxOps, maxBytes), undefined, this)
   }
 
   /**
@@ -92,7 +100,13 @@ export class Store extends ReadView {
 
   /** Group commit: resolves with fn's result once its batch is durable. */
   transaction<T> (fn: (txn: Transaction) => T): Promise<T> {
-    return this.#group.enqueue(fn)
+    try {
+      requireSyncCallback(fn, 'transaction()')
+      this.#requireWritable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#group.enqueue((native) => fn(newTransaction(native, 'transaction()', this)))
   }
 
   /** Writes a whole message in one transaction; validated before it opens. */
@@ -105,11 +119,12 @@ export class Store extends ReadView {
     if (plan.bytes > maxBytes) {
       throw new TransactionTooLargeError(`the message writes ${plan.bytes} bytes, more than limits.maxBytes = ${maxBytes}`)
     }
-    this.#runSync((txn) => applyMessage(txn.native, plan), 'writeMessage()')
+    this.#runSync((_txn, native) => applyMessage(native, plan), 'writeMessage()')
   }
 
   /** Applies ops in order in one transaction; see docs/api.md for the lanes. */
   batch (ops: BatchOp[], options?: BatchOptions): BatchResult {
+    this.#requireWritable()
     const atomic = booleanOption(methodOptions(options), 'atomic', true)
     const checked = checkBatch(ops, this.options.limits)
     if (checked.length === 0) return { committed: 0, existed: [] }
@@ -117,10 +132,10 @@ export class Store extends ReadView {
     let failed: { index: number, cause: Error } | undefined
     let started = false
     try {
-      this.#runSync((txn) => {
+      this.#runSync((_txn, native) => {
         started = true
         existed.length = 0
-        failed = applyBatch(txn.native, checked, checked.length, existed)
+        failed = applyBatch(native, checked, checked.length, existed)
         if (failed !== undefined && atomic) throw batchError(ops, failed.index, 0, failed.cause)
       }, 'batch()')
     } catch (err) {
@@ -132,7 +147,7 @@ export class Store extends ReadView {
       // Non-atomic: the ops before the failure still land.
       const prefix: boolean[] = []
       try {
-        this.#runSync((txn) => { prefix.length = 0; applyBatch(txn.native, checked, index, prefix) }, 'batch()')
+        this.#runSync((_txn, native) => { prefix.length = 0; applyBatch(native, checked, index, prefix) }, 'batch()')
       } catch {
         throw batchError(ops, index, 0, err)
       }
@@ -147,6 +162,8 @@ export class Store extends ReadView {
    * everything committed so far is on disk (the sync runs off the JS thread).
    */
   flush (): Promise<void> {
+    if (!this.#native.isOpen) return Promise.reject(new StoreClosedError('the store is closed'))
+    if (this.options.readOnly) return Promise.resolve() // nothing is ever written through it
     return this.#group.flush()
   }
 
@@ -173,12 +190,18 @@ export class Store extends ReadView {
 
   [Symbol.dispose] (): void { this.close() }
 
-  #runSync<T> (fn: (txn: Transaction) => T, where: string): T {
+  /** For write forms that may not reach the native begin (an empty batch, a queued transaction()). */
+  #requireWritable (): void {
+    if (!this.#native.isOpen) throw new StoreClosedError('the store is closed')
+    if (this.options.readOnly) throw new ReadOnlyError('the store was opened readOnly')
+  }
+
+  #runSync<T> (fn: (txn: Transaction, native: NativeTxn) => T, where: string): T {
     const { maxOps, maxBytes } = this.options.limits
     for (let attempt = 0; ; attempt++) {
       const native = this.#native.begin(maxOps, maxBytes)
       try {
-        const result = fn(new Transaction(native, where))
+        const result = fn(newTransaction(native, where, this), native)
         if (isThenable(result)) rejectThenable(result, where)
         native.commit()
         return result
@@ -199,5 +222,5 @@ export function open (path: string, options?: OpenOptions): Store {
   const resolved = resolveOptions(options)
   const dir = nodePath.resolve(path)
   if (!resolved.readOnly) fs.mkdirSync(dir, { recursive: true })
-  return new Store(dir, resolved)
+  return new (Store as unknown as new (key: symbol, path: string, options: ResolvedOptions) => Store)(INTERNAL, dir, resolved)
 }

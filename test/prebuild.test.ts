@@ -3,13 +3,15 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { nativeSourceHash } from './helpers/lib'
 import { ROOT } from './helpers/child'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { sourceHash, buildInputs } = require('../scripts/source-hash.js')
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const elf = require('../scripts/elf-check.js')
+// The loaded addon's own hash (internal: not part of the package's API).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const nativeSourceHash: string = require('../dist/native.js').addon.sourceHash
 const prebuildDir = path.join(ROOT, 'prebuilds', 'linux-x64')
 const prebuild = path.join(prebuildDir, 'lmdb-txn.glibc.node')
 const REBUILD = 'rebuild it with scripts/build-prebuild.sh (docs/building.md) and commit prebuilds/'
