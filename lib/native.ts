@@ -72,7 +72,31 @@ export interface NativeStore extends NativeReader {
   readonly isOpen: boolean
 }
 
+/** One LMDB database as mdb_dump sees it: flags and key, value, key, value, … */
+export interface RawDatabase { name: string | null, flags: number, pairs: Buffer[] }
+export interface RawDbStat {
+  name: string | null, flags: number, depth: number, branchPages: number, leafPages: number, overflowPages: number, entries: number
+}
+export interface RawStat {
+  pageSize: number, mapSize: number, pagesUsed: number, lastTxnId: number, maxReaders: number, readers: number
+  freePages: number
+  /** reader table: slots in use by processes other than this call, and those holding a snapshot now */
+  readerSlotsInUse: number
+  readersHoldingSnapshot: number
+  /** the free list's own tree first, then the main database, then each named one */
+  dbs: RawDbStat[]
+}
+
 export interface NativeAddon {
+  /**
+   * The CLI's mdb_stat / mdb_dump / mdb_load: each call opens its own MDB_env,
+   * so never while this process has the directory open through open().
+   */
+  raw: {
+    stat (dir: string): RawStat
+    dump (dir: string, names: string[] | null): RawDatabase[]
+    load (dir: string, mapSize: number, dbs: RawDatabase[]): number
+  }
   NativeStore: new (path: string, options: NativeStoreOptions) => NativeStore
   setErrorFactory (factory: typeof createNativeError): void
   normalizePath (path: unknown, argName?: string): string
