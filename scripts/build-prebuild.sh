@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds prebuilds/linux-x64/lmdb-txn.glibc.node the same way every time:
+# Rebuilds prebuilds/linux-x64/lmdb-txn.glibc.node the same way every time
+# (and the crash suite's LD_PRELOAD shim, test/crash/prebuilt/, for machines
+# without a C compiler):
 # in a Debian 11 (bullseye, glibc 2.31) chroot with bullseye's own g++ and
 # liblmdb-dev, so the binary needs nothing newer than GLIBC_2.31. Then checks
 # it (scripts/elf-check.js) and loads it under bullseye with this machine's
@@ -62,6 +64,7 @@ cp -a "$nodedir/include/node" "$chroot_dir/opt/node/include/"
 # 3. a clean stage with exactly the build inputs; node_modules is bind-mounted
 rm -rf "${chroot_dir:?}$stage" && mkdir -p "$chroot_dir$stage/scripts" "$chroot_dir$stage/node_modules"
 cp -a "$root/package.json" "$root/binding.gyp" "$root/native" "$root/dist" "$chroot_dir$stage/"
+mkdir -p "$chroot_dir$stage/shim" && cp -a "$root/test/crash/shim.c" "$chroot_dir$stage/shim/"
 cp -a "$root/scripts/lmdb-object.sh" "$root/scripts/source-hash.js" "$root/scripts/elf-check.js" \
   "$root/scripts/prebuild-smoke.js" "$chroot_dir$stage/scripts/"
 
@@ -83,6 +86,7 @@ unshare --mount --propagation private /bin/sh -eu -c '
   rm -rf build
   node scripts/elf-check.js prebuilds/linux-x64/lmdb-txn.glibc.node >&2
   node scripts/prebuild-smoke.js . "$2"
+  cc -shared -fPIC -O2 -Wall -Wextra -o shim/shim.so shim/shim.c -ldl
 ' sh "$stage" "$expected_hash"
 
 # 5. publish: only the tagged glibc binary (an untagged one would be picked on musl)
@@ -90,3 +94,8 @@ mkdir -p "$(dirname "$out")"
 rm -f "$root"/prebuilds/linux-x64/*.node
 cp "$chroot_dir$stage/prebuilds/linux-x64/lmdb-txn.glibc.node" "$out.tmp" && mv "$out.tmp" "$out"
 say "wrote ${out#"$root"/} ($(wc -c <"$out") bytes, source hash $expected_hash)"
+shim_dir="$root/test/crash/prebuilt"
+mkdir -p "$shim_dir"
+cp "$chroot_dir$stage/shim/shim.so" "$shim_dir/shim-linux-x64.so.tmp" && mv "$shim_dir/shim-linux-x64.so.tmp" "$shim_dir/shim-linux-x64.so"
+sha256sum "$root/test/crash/shim.c" | cut -c1-16 | tr -d '\n' >"$shim_dir/shim-linux-x64.so.source"
+say "wrote test/crash/prebuilt/shim-linux-x64.so (from shim.c $(cat "$shim_dir/shim-linux-x64.so.source"))"

@@ -115,7 +115,7 @@ function prebuildProblems (file) {
   return problems
 }
 
-module.exports = { readElf, prebuildProblems, GLIBC_FLOOR, ALLOWED_NEEDED, EXPORTS }
+module.exports = { readElf, prebuildProblems, versionAbove, GLIBC_FLOOR, ALLOWED_NEEDED, EXPORTS }
 
 if (require.main === module) {
   const file = process.argv[2]

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -58,6 +59,21 @@ describe('native binary', () => {
     expect(facts.exports.length).toBeGreaterThan(1000)
     expect(facts.needed).toContain('libc.so.6')
     expect(elf.prebuildProblems(process.execPath).some((p: string) => p.startsWith('exports '))).toBe(true)
+  })
+})
+
+describe('the crash suite\'s prebuilt LD_PRELOAD shim (for machines without a C compiler)', () => {
+  const shim = path.join(ROOT, 'test', 'crash', 'prebuilt', 'shim-linux-x64.so')
+  it(`is built from the current test/crash/shim.c (else ${REBUILD})`, () => {
+    const hash = crypto.createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'test', 'crash', 'shim.c'))).digest('hex').slice(0, 16)
+    expect(fs.readFileSync(`${shim}.source`, 'utf8').trim()).toBe(hash)
+  })
+  it('needs nothing above GLIBC_2.31', () => {
+    const facts = elf.readElf(shim)
+    expect(facts.needed).toContain('libc.so.6')
+    const glibc = facts.versions.filter((v: { name: string }) => v.name.startsWith('GLIBC_'))
+    expect(glibc.length).toBeGreaterThan(0)
+    expect(glibc.filter((v: { name: string }) => elf.versionAbove(v.name.slice(6), elf.GLIBC_FLOOR))).toEqual([])
   })
 })
 

@@ -171,7 +171,7 @@ export interface DeepSummary {
  * and the whole free list makes LMDB touch every tree page's accounting; the
  * counts must add up to the pages in use.
  */
-function deepCheck (abs: string): { stat?: RawStat, summary?: DeepSummary, problems: string[] } {
+export function deepCheck (abs: string): { stat?: RawStat, summary?: DeepSummary, problems: string[] } {
   let stat: RawStat
   try {
     stat = addon.raw.stat(abs)

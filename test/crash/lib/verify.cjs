@@ -33,21 +33,42 @@ function cli (args) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: TOOL_TIMEOUT_MS, maxBuffer: 1 << 30 })
 }
 
-/** `lmdb-txn check --deep --lmdb-only --json`: ok, and whether the page accounting balances. */
-function mdbStat (dir) {
-  const r = cli(['check', '--deep', '--lmdb-only', '--json', '--no-progress', dir])
-  if (r.error) return { ok: false, error: String(r.error) }
+/**
+ * `lmdb-txn check --deep --lmdb-only --json`: ok, and whether the page
+ * accounting balances. With `pkg` (a package root), the same code runs in
+ * this process instead of a CLI child: only for a process that has not
+ * opened `dir` through the library (children/verifier.cjs, which checks the
+ * raw view of an image before it opens it, and survives a crash by restart).
+ */
+function mdbStat (dir, pkg) {
   let report
-  try { report = JSON.parse(r.stdout) } catch {}
-  if (!report || !report.lmdb) return { ok: false, error: `check --deep exited ${r.status} ${r.signal ?? ''}: ${(report?.errors ?? []).join('; ')} ${r.stderr.trim()}` }
+  if (pkg) {
+    const deep = require(path.join(pkg, 'dist', 'cli', 'check.js')).deepCheck(path.resolve(dir))
+    report = { errors: deep.problems, lmdb: deep.summary }
+    if (!report.lmdb) return { ok: false, error: `check --deep: ${deep.problems.join('; ')}` }
+  } else {
+    const r = cli(['check', '--deep', '--lmdb-only', '--json', '--no-progress', dir])
+    if (r.error) return { ok: false, error: String(r.error) }
+    try { report = JSON.parse(r.stdout) } catch {}
+    if (!report || !report.lmdb) return { ok: false, error: `check --deep exited ${r.status} ${r.signal ?? ''}: ${(report?.errors ?? []).join('; ')} ${r.stderr.trim()}` }
+  }
   const l = report.lmdb
   const entries = {}
   for (const d of l.databases) entries[d.name === null ? 'main' : d.name] = d.entries
   return { ok: true, pagesUsed: l.pagesUsed, accounted: l.accounted, balanced: l.balanced, readers: l.readerSlotsInUse, entries }
 }
 
-/** `lmdb-txn dump --format mdb -a` decoded: database name → [key, value] Buffers, in key order. */
-function mdbDumpAll (dir) {
+/** `lmdb-txn dump --format mdb -a` decoded: database name → [key, value] Buffers, in key order. `pkg`: as for mdbStat. */
+function mdbDumpAll (dir, pkg) {
+  if (pkg) {
+    const dbs = {}
+    for (const db of require(path.join(pkg, 'dist', 'native.js')).addon.raw.dump(path.resolve(dir), [])) {
+      const pairs = []
+      for (let i = 0; i < db.pairs.length; i += 2) pairs.push([db.pairs[i], db.pairs[i + 1]])
+      dbs[db.name] = pairs
+    }
+    return dbs
+  }
   const r = cli(['dump', '--format', 'mdb', '-a', dir])
   if (r.error) throw r.error
   if (r.status !== 0) throw new Error(`dump --format mdb -a exited ${r.status} ${r.signal ?? ''}: ${r.stderr.trim()}`)
@@ -121,10 +142,11 @@ function seqOfKey (key, maxSeq) {
  *   acked     seqs whose commit returned to a writer (must be complete)
  *   allowKey  (key) => true for keys that are not the workload's
  *   onStage   called with 'tools', then 'library' (to tell which one hangs or crashes)
- *   tools     false: skip LMDB's tools (the library's view only)
+ *   tools     false: skip LMDB's view (the library's view only; the report says tools: false)
+ *   rawInProcess  a package root: LMDB's view in this process (see mdbStat)
  * Returns counts and `problems` (strings; empty when the store is good).
  */
-function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full', onStage = () => {}, tools = true } = {}) {
+function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full', onStage = () => {}, tools = true, rawInProcess } = {}) {
   const problems = []
   const report = { entries: 0, complete: [], partial: [], missingAcked: [], dangling: 0, tools, problems }
 
@@ -146,7 +168,7 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
   // 1. LMDB's tools
   onStage('tools')
   if (report.tools) {
-    const st = mdbStat(dir)
+    const st = mdbStat(dir, rawInProcess)
     report.mdbStat = st
     if (!st.ok) problems.push(`mdb_stat (check --deep) failed: ${st.error}`)
     else if (!st.balanced) problems.push(`page accounting: ${st.pagesUsed} pages used, ${st.accounted} accounted for`)
@@ -157,7 +179,7 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
   let store
   if (report.tools) {
     try {
-      const dbs = mdbDumpAll(dir)
+      const dbs = mdbDumpAll(dir, rawInProcess)
       pairs = dbs.data
       const meta = dbs.meta
       if (!pairs || !meta) throw new Error(`databases ${Object.keys(dbs).join(', ')}; expected data and meta`)
