@@ -71,14 +71,15 @@ void StoreCore::ReleaseReadTxn() {
 Napi::Function Store::Define(Napi::Env env) {
   return DefineClass(env, "NativeStore",
                      {
-                         InstanceMethod<&Store::Read>("read"),
-                         InstanceMethod<&Store::ReadString>("readString"),
-                         InstanceMethod<&Store::Type>("type"),
-                         InstanceMethod<&Store::Exists>("exists"),
-                         InstanceMethod<&Store::Resolve>("resolve"),
-                         InstanceMethod<&Store::List>("list"),
-                         InstanceMethod<&Store::Keys>("keys"),
-                         InstanceMethod<&Store::ReadLink>("readLink"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Read>>("read"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::ReadString>>("readString"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::ReadInto>>("readInto"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Type>>("type"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Exists>>("exists"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Resolve>>("resolve"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::List>>("list"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Keys>>("keys"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::ReadLink>>("readLink"),
                          InstanceMethod<&Store::Begin>("begin"),
                          InstanceMethod<&Store::Snapshot>("snapshot"),
                          InstanceMethod<&Store::Stat>("stat"),
@@ -127,8 +128,7 @@ StoreCore& Store::RequireOpen(Napi::Env env) {
 }
 
 template <typename F>
-Napi::Value Store::WithRead(const Napi::CallbackInfo& info, F read) {
-  Napi::Env env = info.Env();
+Napi::Value Store::WithRead(Napi::Env env, F read) {
   StoreCore& core = RequireOpen(env);
   MDB_txn* txn = core.AcquireReadTxn(env);
   struct Release {
@@ -138,31 +138,12 @@ Napi::Value Store::WithRead(const Napi::CallbackInfo& info, F read) {
   return read(ReadContext{env, txn, core.entry().dataDbi(), core.maxLinkDepth()});
 }
 
-Napi::Value Store::Read(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsRead(info, ctx, false); });
-}
-Napi::Value Store::ReadString(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsRead(info, ctx, true); });
-}
-Napi::Value Store::Type(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsType(info, ctx); });
-}
-Napi::Value Store::Exists(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsExists(info, ctx); });
-}
-Napi::Value Store::Resolve(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsResolve(info, ctx); });
-}
-Napi::Value Store::List(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsList(info, ctx); });
-}
-
-Napi::Value Store::Keys(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsKeys(info, ctx); });
-}
-
-Napi::Value Store::ReadLink(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsReadLink(info, ctx); });
+// Arguments first: a bad one throws before the read txn is renewed.
+template <ReadOp op>
+Napi::Value Store::ReadMethod(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env());
+  ReadArgs args = ParseReadArgs(info, op);
+  return WithRead(info.Env(), [&](const ReadContext& ctx) { return RunRead(ctx, op, args); });
 }
 
 // begin(maxOps, maxBytes)
@@ -223,7 +204,7 @@ Napi::Value Store::Snapshot(const Napi::CallbackInfo& info) {
 Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
-  WithRead(info, [&](const ReadContext& ctx) {
+  WithRead(env, [&](const ReadContext& ctx) {
     MDB_stat ms;
     Check(env, mdb_stat(ctx.txn, ctx.dbi, &ms), "mdb_stat");
     out.Set("entries", static_cast<double>(ms.ms_entries));
