@@ -128,6 +128,39 @@ describe('check --deep', () => {
   })
 })
 
+describe('format fidelity without lmdb-utils: a committed dump by LMDB 0.9.24\'s own mdb_dump -a', () => {
+  // test/fixtures/mdb_dump-0.9.24-a.txt was printed by the real `mdb_dump -a`
+  // for exactly the store written here (keys, values and map size are fixed).
+  const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mdb_dump-0.9.24-a.txt')
+  function goldenStore (): string {
+    const dir = tmpDir('mdbfmt')
+    const s = open(dir)
+    s.transactionSync((t) => {
+      t.writeMessage({ path: 'msg/1', fields: { body: 'plain text', bin: new Uint8Array([0, 1, 127, 128, 255]) }, links: [{ target: 'msg/1', path: 'latest' }] })
+      for (let i = 0; i < 40; i++) t.write('big/' + i, 'x'.repeat(i * 150))
+    })
+    s.close()
+    return dir
+  }
+
+  it('our dump --format mdb -a is byte-for-byte that output', () => {
+    const r = cli(['dump', '--format', 'mdb', '-a', goldenStore()])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe(fs.readFileSync(FIXTURE, 'utf8'))
+  })
+
+  it('loading that output gives the same store', () => {
+    const dir = path.join(tmpDir('mdbfmt'), 'from-mdb_dump')
+    const text = fs.readFileSync(FIXTURE, 'utf8')
+    expect(cli(['load', '--format', 'mdb', dir], text).code).toBe(0)
+    expect(cli(['dump', '--format', 'mdb', '-a', dir]).stdout).toBe(text)
+    const s = open(dir)
+    expect(s.readString('latest/body')).toBe('plain text')
+    expect([...s.read('msg/1/bin')!]).toEqual([0, 1, 127, 128, 255])
+    s.close()
+  })
+})
+
 // Interchange with LMDB's own tools, where installed (.ci/run installs them).
 const haveLmdbUtils = spawnSync('mdb_dump', ['-V']).error === undefined && spawnSync('mdb_load', ['-V']).error === undefined
 if (!haveLmdbUtils && process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') {
