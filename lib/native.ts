@@ -31,6 +31,8 @@ export interface NativeTxn extends NativeReader {
   beginChild (isolated?: boolean, maxOps?: number, maxBytes?: number): void
   commitChild (): void
   abortChild (): void
+  /** A group batch view: applies encoded ops [from, to) (native/group_ops.h). */
+  applyOps (ops: Uint8Array, from: number, to: number): void
   commit (): void
   abort (): void
   readonly active: boolean
@@ -66,9 +68,12 @@ export interface NativeStore extends NativeReader {
   close (): void
   writerBusy (): boolean
   groupStart (onEvent: (event: any) => void): void
-  groupBegin (): void
-  groupCommit (txn: NativeTxn, id: number): void
-  groupAbort (txn: NativeTxn): void
+  /** Blocks until the writer holds a txn for the batch being built; a view of it. */
+  groupHold (regrow: boolean): NativeTxn
+  /** Hands a batch's ops to the writer; returns its generation. */
+  groupCommit (ops: Uint8Array, length: number, ends: Uint32Array, applied: number): number
+  groupRelease (): void
+  groupRunning (running: boolean): void
   groupFlush (id: number): void
   groupRef (ref: boolean): void
   readonly isOpen: boolean
@@ -100,7 +105,7 @@ export interface NativeAddon {
     load (dir: string, mapSize: number, dbs: RawDatabase[]): number
   }
   NativeStore: new (path: string, options: NativeStoreOptions) => NativeStore
-  setErrorFactory (factory: typeof createNativeError): void
+  setErrorFactory (factory: (kind: string, message: string, extra: object) => Error): void
   normalizePath (path: unknown, argName?: string): string
   readBuffer: ArrayBuffer
   sourceHash: string

@@ -12,7 +12,7 @@ import { newSnapshot, type Snapshot } from './snapshot'
 import { applyMessage, planMessage, type Message } from './message'
 import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
 import { ReadOnlyError, StoreClosedError, TransactionTooLargeError } from './errors'
-import { GroupCommit } from './group-commit'
+import { GroupCommit, type GroupCommitStats } from './group-commit'
 
 // Handles still open on this thread. At 'exit' (before Node stops worker
 // threads) they are closed, so a begin() left open here cannot keep a
@@ -38,6 +38,8 @@ export interface StoreStat extends NativeStat {
   durability: Durability
   readOnly: boolean
   lmdbVersion: string
+  /** store.transaction() batches so far and their busy time per thread (docs/group-commit.md). */
+  groupCommit: GroupCommitStats
 }
 
 /** Constructs only through open(): the constructor is not API. */
@@ -173,7 +175,8 @@ export class Store extends ReadView {
       path: this.path,
       durability: this.options.durability,
       readOnly: this.options.readOnly,
-      lmdbVersion: addon.lmdbVersion
+      lmdbVersion: addon.lmdbVersion,
+      groupCommit: { ...this.#group.stats }
     }
   }
 

@@ -5,6 +5,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "group_ops.h"
 #include "store.h"
 
 namespace lmdbtxn {
@@ -33,6 +34,7 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceAccessor<&Txn::Active>("active"),
                          InstanceAccessor<&Txn::MapFullGrown>("mapFullGrown"),
                          InstanceMethod<&Txn::HasKey>("hasKey"),
+                         InstanceMethod<&Txn::ApplyOps>("applyOps"),
                      });
 }
 
@@ -65,28 +67,20 @@ void Txn::StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root) {
   core_->Track(this);
 }
 
-void Txn::StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root) {
-  StartWrite(std::move(core), root, 1e300, 1e300);  // limits are per callback (isolated savepoints)
+void Txn::StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root, uint64_t gen) {
+  StartWrite(std::move(core), root, 1e300, 1e300);  // limits are counted per callback in lib/
   group_ = true;
+  gen_ = gen;
 }
 
-MDB_txn* Txn::DetachGroupRoot(Napi::Env env, bool forCommit) {
-  if (!group_ || root_ == nullptr) {
-    if (forCommit) RequireUsable(env);
-    return nullptr;
-  }
-  if (forCommit) {
-    RequireUsable(env);
-    if (!children_.empty()) throw Napi::TypeError::New(env, "a savepoint is still open");
-  }
+void Txn::DetachGroup() {
+  if (!group_ || root_ == nullptr) return;
   for (auto it = children_.rbegin(); it != children_.rend(); ++it) mdb_txn_abort(it->txn);
   children_.clear();
-  MDB_txn* root = root_;
   root_ = nullptr;
-  state_ = forCommit ? State::Committed : State::Aborted;
-  failure_ = forCommit ? "the batch was handed to the writer thread for commit" : "the batch was aborted";
+  state_ = State::Committed;
+  failure_ = "the transaction() callback has returned; its transaction is no longer usable";
   core_->Untrack(this);
-  return root;
 }
 
 void Txn::EndBecauseStoreClosed() {
@@ -96,14 +90,14 @@ void Txn::EndBecauseStoreClosed() {
 void Txn::End(bool commit, State next, int* commitRc) {
   if (group_) {
     // The writer thread owns the root (and LMDB's lock): children are ours
-    // to abort, the root goes back to the writer.
+    // to abort; the root is released by generation, so a late finalizer can
+    // never end another batch.
     for (auto it = children_.rbegin(); it != children_.rend(); ++it) mdb_txn_abort(it->txn);
     children_.clear();
-    MDB_txn* root = root_;
     root_ = nullptr;
     state_ = next;
     core_->Untrack(this);
-    if (next != State::StoreClosed) core_->AbortGroupRoot(root);
+    if (next != State::StoreClosed) core_->ReleaseGroupView(this, gen_);
     if (next == State::Aborted) failure_ = "the batch transaction was aborted";
     if (next == State::StoreClosed) failure_ = "the store was closed; the batch was aborted";
     return;
@@ -397,6 +391,31 @@ Napi::Value Txn::HasKey(const Napi::CallbackInfo& info) {
   ReadKey(env, info[0], "path", key);
   Entry e;
   return Napi::Boolean::New(env, Lookup(Context(env), key.view(), &e));
+}
+
+// applyOps(ops: Uint8Array, from, to): a group batch view applies encoded
+// ops (group_ops.h) to its innermost txn before a callback reads. An LMDB
+// failure throws (MapFullError carries whether growth can help) and leaves
+// the view for lib/ to release or regrow.
+Napi::Value Txn::ApplyOps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  if (!group_ || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "applyOps(ops, from, to) on a group view");
+  Napi::Uint8Array ops = info[0].As<Napi::Uint8Array>();
+  double from = NumberArg(info, 1, "from"), to = NumberArg(info, 2, "to");
+  if (!(from >= 0 && from <= to && to <= static_cast<double>(ops.ByteLength()))) {
+    throw Napi::RangeError::New(env, "applyOps: range outside the buffer");
+  }
+  int rc = ApplyGroupOps(Current(), core_->entry().dataDbi(), ops.Data(), static_cast<size_t>(from),
+                         static_cast<size_t>(to));
+  if (rc == MDB_MAP_FULL) {
+    bool retryable = !core_->entry().AtCeiling();
+    ThrowMapFull(env, retryable ? "the map is full (it grows and the batch's ops are applied again)"
+                                : "the map is full at maxMapSize (" + std::to_string(core_->entry().MapSize()) + " bytes)",
+                 retryable, false);
+  }
+  Check(env, rc, "applying transaction() ops");
+  return env.Undefined();
 }
 
 }  // namespace lmdbtxn

@@ -28,11 +28,12 @@ class Txn : public Napi::ObjectWrap<Txn> {
   // Called by Store right after construction.
   void StartWrite(std::shared_ptr<StoreCore> core, MDB_txn* root, double maxOps, double maxBytes);
   void StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root);
-  // A batch txn begun by the group writer thread; only that thread ends it.
-  void StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root);
-  // Gives the root back for the writer to commit (forCommit) or abort:
-  // throws for a commit of an unusable txn; returns null if already given.
-  MDB_txn* DetachGroupRoot(Napi::Env env, bool forCommit);
+  // A view of group batch `gen`'s txn, begun and parked by the writer
+  // thread for callbacks that read; only that thread ends the root.
+  void StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root, uint64_t gen);
+  // The root goes back to the writer: abort this thread's child txns and
+  // refuse every later call.
+  void DetachGroup();
   // The store is closing: abort, and say so in every later call.
   void EndBecauseStoreClosed();
 
@@ -72,10 +73,12 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value Active(const Napi::CallbackInfo& info);
   Napi::Value MapFullGrown(const Napi::CallbackInfo& info);
   Napi::Value HasKey(const Napi::CallbackInfo& info);
+  Napi::Value ApplyOps(const Napi::CallbackInfo& info);
 
   std::shared_ptr<StoreCore> core_;
   bool write_ = false;
   bool group_ = false;
+  uint64_t gen_ = 0;  // the group batch this view belongs to
   MDB_txn* root_ = nullptr;
   std::vector<Level> children_;
   bool mapFullGrown_ = false;  // the txn ended on MDB_MAP_FULL and the map grew
