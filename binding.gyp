@@ -16,6 +16,7 @@
         "native/store.cc",
         "native/txn.cc",
         "native/group_writer.cc",
+        "native/raw_env.cc",
         "native/group_ops.cc",
         "native/lmdb_stderr.c"
       ],

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict'
-// npm run bench [-- --quick] [--only=1b,3] [--peers=lmdb-txn,lmdb-js] [--out=DIR]
+// npm run bench [-- --quick] [--only=1b,3] [--peers=lmdb-txn,lmdb-js] [--out=DIR] [--no-install]
 //   (--only 1c and --peers lmdb-txn,lmdb-js work too: `node bench/run.js --only 1c`)
 // Runs every scenario × peer in a fresh child process on a fresh temporary
 // directory, then writes <out>/latest.{json,md,svg} (quick.* with --quick).
@@ -16,11 +16,12 @@ const { formatRate, formatMs } = require('./report/format')
 const CHILD = path.join(__dirname, 'child.js')
 
 function parseArgs (argv) {
-  const args = { quick: false, only: null, peers: null, out: path.join(__dirname, 'results') }
+  const args = { quick: false, only: null, peers: null, out: path.join(__dirname, 'results'), install: true }
   // `--only 1c` is `--only=1c` (likewise --peers, --out)
   argv = argv.flatMap((a, i) => ['--only', '--peers', '--out'].includes(a) && i + 1 < argv.length ? [] : ['--only', '--peers', '--out'].includes(argv[i - 1]) ? [`${argv[i - 1]}=${a}`] : [a])
   for (const a of argv) {
     if (a === '--quick') args.quick = true
+    else if (a === '--no-install') args.install = false
     else if (a.startsWith('--only=')) args.only = a.slice(7).split(',')
     else if (a.startsWith('--peers=')) args.peers = a.slice(8).split(',')
     else if (a.startsWith('--out=')) args.out = path.resolve(a.slice(6))
@@ -75,6 +76,8 @@ function resultText (scenario, row) {
 
 async function main () {
   const args = parseArgs(process.argv.slice(2))
+  // first use: the peers' own package (bench/package.json); a failure only makes peers skipped
+  if (args.install) require('./install-peers').installPeers()
   const tty = process.stdout.isTTY
   const started = performance.now()
   const meta = { mode: args.quick ? 'quick' : 'full', ...systemInfo() }

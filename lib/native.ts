@@ -79,7 +79,31 @@ export interface NativeStore extends NativeReader {
   readonly isOpen: boolean
 }
 
+/** One LMDB database as mdb_dump sees it: flags and key, value, key, value, … */
+export interface RawDatabase { name: string | null, flags: number, pairs: Buffer[] }
+export interface RawDbStat {
+  name: string | null, flags: number, depth: number, branchPages: number, leafPages: number, overflowPages: number, entries: number
+}
+export interface RawStat {
+  pageSize: number, mapSize: number, pagesUsed: number, lastTxnId: number, maxReaders: number, readers: number
+  freePages: number
+  /** reader table: slots in use by processes other than this call, and those holding a snapshot now */
+  readerSlotsInUse: number
+  readersHoldingSnapshot: number
+  /** the free list's own tree first, then the main database, then each named one */
+  dbs: RawDbStat[]
+}
+
 export interface NativeAddon {
+  /**
+   * The CLI's mdb_stat / mdb_dump / mdb_load: each call opens its own MDB_env,
+   * so never while this process has the directory open through open().
+   */
+  raw: {
+    stat (dir: string): RawStat
+    dump (dir: string, names: string[] | null): RawDatabase[]
+    load (dir: string, mapSize: number, dbs: RawDatabase[]): number
+  }
   NativeStore: new (path: string, options: NativeStoreOptions) => NativeStore
   setErrorFactory (factory: (kind: string, message: string, extra: object) => Error): void
   normalizePath (path: unknown, argName?: string): string
@@ -93,7 +117,27 @@ export interface NativeAddon {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const load = require('node-gyp-build') as (dir: string) => unknown
 
-export const addon = load(path.join(__dirname, '..')) as NativeAddon
+/**
+ * node-gyp-build finds nothing for this platform/libc (musl: the glibc
+ * prebuild is tagged so it is never picked there), or the dynamic loader
+ * refuses what it found (an older glibc). Either way the user needs one line
+ * saying how to build from source, not a dlopen message.
+ */
+function loadAddon (dir: string): NativeAddon {
+  try {
+    return load(dir) as NativeAddon
+  } catch (e) {
+    const reason = String((e as Error)?.message ?? e).split('\n')[0].trim()
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+    const libc = header?.glibcVersionRuntime !== undefined ? `glibc ${header.glibcVersionRuntime}` : 'not glibc'
+    throw new Error(`lmdb-txn: no usable native binary for ${process.platform}-${process.arch} (${libc}): ${reason}. ` +
+      'Build it from source: install a C++17 compiler, make, python3 and LMDB with its static library ' +
+      '(Debian/Ubuntu: apt-get install g++ make python3 liblmdb-dev; Alpine: apk add build-base python3 lmdb-dev), ' +
+      'then run `npm rebuild lmdb-txn --foreground-scripts` (docs/building.md)', { cause: e })
+  }
+}
+
+export const addon = loadAddon(path.join(__dirname, '..'))
 addon.setErrorFactory(createNativeError)
 
 const readBuffer = Buffer.from(addon.readBuffer)

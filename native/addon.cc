@@ -7,6 +7,7 @@
 #include "addon.h"
 #include "errors.h"
 #include "path.h"
+#include "raw_env.h"
 #include "store.h"
 #include "txn.h"
 
@@ -51,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   exports.Set("normalizePath", Napi::Function::New<NormalizePath>(env, "normalizePath"));
   exports.Set("sourceHash", Napi::String::New(env, LMDB_TXN_SOURCE_HASH));
+  exports.Set("raw", RawEnvFunctions(env));  // CLI only: its own MDB_env per call
   Napi::ArrayBuffer readBuffer = Napi::ArrayBuffer::New(env, 64 * 1024);
   data->readBuffer = Napi::Persistent(readBuffer);
   data->readBufferData = static_cast<uint8_t*>(readBuffer.Data());

@@ -74,12 +74,14 @@ function snapshotOf (dir: string): Array<[string, string, string]> {
   }
 }
 
+/** Raw records written with the CLI's own mdb_load equivalent (no lmdb-utils needed). */
 function mdbLoad (dir: string, db: string, pairs: Array<[Buffer, Buffer]>): void {
   const hex = (b: Buffer): string => ' ' + b.toString('hex') + '\n'
-  const input = 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n' +
+  const input = `VERSION=3\nformat=bytevalue\ndatabase=${db}\ntype=btree\nHEADER=END\n` +
     pairs.map(([k, v]) => hex(k) + hex(v)).join('') + 'DATA=END\n'
-  const r = spawnSync('mdb_load', ['-s', db, dir], { input, encoding: 'utf8' })
-  expect(r.status, r.stderr).toBe(0)
+  const r = cli(['load', '--format', 'mdb', '--merge', '--no-progress', dir], { input })
+  expect(r.code, r.stderr).toBe(0)
+  expect(r.stdout).toBe(`loaded ${pairs.length} record${pairs.length === 1 ? '' : 's'} into 1 database (${db}) of ${dir}\n`)
 }
 
 const hasScript = spawnSync('script', ['--version']).status === 0
@@ -157,10 +159,11 @@ describe('lmdb-txn CLI: missing and foreign directories', () => {
 
   it('an LMDB environment of another program', () => {
     const dir = tmpDir('cli')
-    const r0 = spawnSync('mdb_load', [dir], {
-      input: 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n hello\n world\nDATA=END\n', encoding: 'utf8'
+    const r0 = cli(['load', '--format', 'mdb', dir], {
+      input: 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n hello\n world\nDATA=END\n'
     })
-    expect(r0.status, r0.stderr).toBe(0)
+    expect(r0.code, r0.stderr).toBe(0)
+    expect(r0.stdout).toMatch(/^loaded 1 record into 1 database \(\(main\)\) of /)
     const before = fs.readFileSync(path.join(dir, 'data.mdb'))
     for (const cmd of readCommands) {
       const r = cli(argv(cmd, dir))
@@ -400,7 +403,7 @@ describe('lmdb-txn CLI: check', () => {
     expect(r.stdout).toMatch(/^FAILED: 3 errors, 1 warning$/m)
   })
 
-  it('a store corrupted with mdb_load: bad tags, non-normalised and non-UTF-8 keys (exit 1)', () => {
+  it('a store corrupted with load --format mdb: bad tags, non-normalised and non-UTF-8 keys (exit 1)', () => {
     const dir = sampleStore()
     mdbLoad(dir, 'data', [
       [Buffer.from('bad/tag'), Buffer.from([0x07, 0x68, 0x69])],

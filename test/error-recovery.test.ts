@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { spawnSync } from 'node:child_process'
 import {
   open, BatchError, DuplicateKeyError, InvalidPathError, KeyTooLongError, LinkLoopError, MapFullError,
   ReadOnlyError, StoreClosedError, TransactionBusyError, TransactionFinishedError, TransactionTooLargeError,
   type Store
 } from './helpers/lib'
 import { tmpDir } from './helpers/tmp'
+import { deepCheck } from './helpers/raw'
 
 const KiB = 1024
 
@@ -20,15 +20,17 @@ function contents (store: Store): Record<string, string> {
   return out
 }
 
+/** LMDB's own view (lmdb-txn check --deep, what mdb_stat reported): readable, pages balanced. */
 function mdbStatOk (dir: string): void {
-  const r = spawnSync('mdb_stat', ['-s', 'data', dir], { encoding: 'utf8' })
-  if (r.error) return // lmdb-utils missing: .ci/run installs them
-  expect(r.status, r.stderr).toBe(0)
+  const r = deepCheck(dir)
+  expect(r.code, r.stderr + JSON.stringify(r.report?.errors)).toBe(0)
+  expect(r.report.lmdb.balanced).toBe(true)
+  expect(r.report.lmdb.databases.map((d: { name: string | null }) => d.name)).toEqual(['(free list)', null, 'data', 'meta'])
 }
 
 /**
  * Seeds a store, runs `trigger` (which must throw `expected`), then checks that
- * the store still works, reopens, passes mdb_stat, and holds exactly the
+ * the store still works, reopens, passes check --deep, and holds exactly the
  * committed data (`seed` plus whatever `after` commits).
  */
 function survives (opts: Parameters<typeof open>[1], trigger: (store: Store, dir: string) => void, expected: new (...a: any[]) => Error): void {

@@ -105,7 +105,7 @@ describe('npm install of the packed tarball, with no compiler on PATH', () => {
     expect(installLog).toMatch(/> node-gyp-build/)
     expect(installLog).not.toMatch(/gyp info|node-gyp rebuild|not yet covered by allowScripts/)
     const pkg = path.join(app, 'node_modules', 'lmdb-txn')
-    expect(fs.existsSync(path.join(pkg, 'prebuilds', 'linux-x64', 'lmdb-txn.node'))).toBe(true)
+    expect(fs.existsSync(path.join(pkg, 'prebuilds', 'linux-x64', 'lmdb-txn.glibc.node'))).toBe(true)
     expect(fs.existsSync(path.join(pkg, 'build')), 'nothing compiled').toBe(false)
     const files = fs.readdirSync(pkg).sort()
     expect(files).toEqual(['README.md', 'bin', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds', 'scripts']

@@ -6,6 +6,7 @@ import * as lib from './helpers/lib'
 import { open, FormatError, LmdbError, TransactionBusyError } from './helpers/lib'
 import { tmpDir } from './helpers/tmp'
 import { ROOT } from './helpers/child'
+import { rawDump, rawLoad, rawLoadText } from './helpers/raw'
 
 describe('errors', () => {
   it.each([
@@ -75,24 +76,19 @@ describe('open()', () => {
     const store = open(dir)
     store.transactionSync((t) => t.write('a', '1'))
     store.close()
-    const dump = spawnSync('mdb_dump', ['-s', 'meta', dir], { encoding: 'utf8' })
-    if (dump.status === 0) {
-      // rewrite format-version 1 → 99 with mdb_load (Debian lmdb-utils)
-      const patched = dump.stdout.replace(/\n 01000000\n/, '\n 63000000\n')
-      expect(patched).not.toBe(dump.stdout)
-      const load = spawnSync('mdb_load', ['-s', 'meta', dir], { input: patched, encoding: 'utf8' })
-      expect(load.status).toBe(0)
-      expect(() => open(dir)).toThrow(FormatError)
-      expect(() => open(dir)).toThrow(/format version 99/)
-    }
+    // rewrite format-version 1 → 99 in the raw meta database (lmdb-txn dump/load --format mdb)
+    const dump = rawDump(dir, 'meta')
+    expect(dump.pairs).toEqual([[Buffer.from('format-version'), Buffer.from([1, 0, 0, 0])]])
+    const patched = dump.text.replace(/\n 01000000\n/, '\n 63000000\n')
+    expect(patched).not.toBe(dump.text)
+    rawLoadText(dir, patched)
+    expect(() => open(dir)).toThrow(FormatError)
+    expect(() => open(dir)).toThrow(/format version 99/)
     // a foreign environment: main DB holds a plain key
     const foreign = tmpDir()
-    const load = spawnSync('mdb_load', [foreign], { input: 'VERSION=3\nformat=print\ntype=btree\nmapsize=1048576\nmaxreaders=126\ndb_pagesize=4096\nHEADER=END\n hello\n world\nDATA=END\n', encoding: 'utf8' })
-    if (load.status === 0) {
-      expect(() => open(foreign)).toThrow(FormatError)
-      expect(() => open(foreign)).toThrow(/not an lmdb-txn store/)
-    }
-    expect(dump.status === 0 || load.status === 0).toBe(true) // lmdb-utils are installed by .ci/run
+    rawLoadText(foreign, 'VERSION=3\nformat=print\ntype=btree\nmapsize=1048576\nmaxreaders=126\ndb_pagesize=4096\nHEADER=END\n hello\n world\nDATA=END\n')
+    expect(() => open(foreign)).toThrow(FormatError)
+    expect(() => open(foreign)).toThrow(/not an lmdb-txn store/)
   })
 
   it('readOnly where no store exists is an LmdbError ENOENT that says so', () => {
@@ -185,10 +181,8 @@ describe('malformed entries', () => {
   it('a value with an unknown tag or a group marker with a payload is a FormatError, not a crash', () => {
     const dir = tmpDir()
     open(dir).close()
-    // raw records through LMDB's own loader: "bad" = tag 9, "g" = group tag + payload
-    const load = spawnSync('mdb_load', ['-T', '-s', 'data', dir], { input: 'bad\n\\09x\ng\n\\02zz\n', encoding: 'utf8' })
-    if (load.error) return // lmdb-utils missing: .ci/run installs them
-    expect(load.status, load.stderr).toBe(0)
+    // raw records (lmdb-txn load --format mdb): "bad" = tag 9, "g" = group tag + payload
+    rawLoad(dir, 'data', [['bad', Buffer.from([9, 0x78])], ['g', Buffer.from([2, 0x7a, 0x7a])]])
     const store = open(dir)
     expect(() => store.read('bad')).toThrow(FormatError)
     expect(() => store.type('g')).toThrow(/malformed group marker/)

@@ -1,6 +1,6 @@
 'use strict'
-// node-lmdb: compiles from source, so it lives in bench/optional and is
-// reported as skipped when missing. Default env flags = LMDB sync commits.
+// node-lmdb: compiles from source; reported as skipped when it could not.
+// Default env flags = LMDB sync commits.
 const fs = require('fs')
 const { requirePeer, peerVersion } = require('./util')
 
@@ -8,7 +8,6 @@ module.exports = {
   name: 'node-lmdb',
   pkg: 'node-lmdb',
   version: () => peerVersion('node-lmdb'),
-  installHint: 'npm --prefix bench/optional install',
   load: () => requirePeer('node-lmdb'),
   syncsPerCommit: 2, // LMDB sync commit: data pages, then the meta page
   variants: {

@@ -2,22 +2,21 @@
 const fs = require('fs')
 const path = require('path')
 
-const OPTIONAL = path.join(__dirname, '..', 'optional', 'node_modules')
+// The peers are bench/package.json's (installed by bench/install-peers.js),
+// never the root project's: the root installs no benchmark peer.
+const PEERS = path.join(__dirname, '..', 'node_modules')
 
-// require() a peer: first from bench/optional (peers that compile from
-// source), then the project's own node_modules.
 function requirePeer (name) {
-  const local = path.join(OPTIONAL, name)
-  if (fs.existsSync(local)) return require(local)
-  return require(name)
+  const local = path.join(PEERS, name)
+  if (!fs.existsSync(local)) throw new Error(`${name} is not installed in bench/node_modules (npm could not install it; see the output of the first bench run, or run node bench/install-peers.js --force)`)
+  return require(local)
 }
 
 // The installed version of a package, found by walking up from its entry
 // point (some packages do not export ./package.json).
 function peerVersion (name) {
   let file
-  const local = path.join(OPTIONAL, name)
-  try { file = require.resolve(fs.existsSync(local) ? local : name) } catch { return null }
+  try { file = require.resolve(path.join(PEERS, name)) } catch { return null }
   for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const pj = path.join(dir, 'package.json')
     if (!fs.existsSync(pj)) continue

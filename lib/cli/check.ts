@@ -7,7 +7,8 @@
  * open fails). Warnings: dangling links (allowed by the model).
  */
 import { FormatError, LinkLoopError, LmdbTxnError } from '../index'
-import { CliError, EXIT_OK, EXIT_PROBLEM, formatBytes, formatCount, keyProblem, openExisting } from './common'
+import { addon, type RawStat } from '../native'
+import { CliError, EXIT_OK, EXIT_PROBLEM, existingStoreDir, UsageError, formatBytes, formatCount, keyProblem, openExisting } from './common'
 import { progressOption, type Command } from './command'
 import { isDangling } from './entry'
 import { Progress } from './progress'
@@ -17,22 +18,43 @@ interface Problem { key: string, message: string }
 
 export const check: Command = {
   name: 'check',
-  usage: 'check <dir>',
+  usage: 'check <dir> [--deep]',
   summary: 'verify every entry: keys, type tags, links, format version (exit 1 on a problem)',
   details: [
     '  Errors: a key that is not a valid normalised path or cannot be read back,',
     '  a value without a valid type tag, an invalid link target, a link loop, an',
     '  unknown store format version. Warnings: dangling links (the model allows',
     '  them). Exit 0 when there is no error, 1 otherwise.',
+    '  --deep          first, LMDB\'s own view (what mdb_stat -efar reports): every',
+    '                  tree of every database and the free list are read, and',
+    '                  the page accounting must balance: the pages in use equal',
+    '                  the tree pages + listed free pages + the 2 meta pages (a',
+    '                  torn or leaked commit shows as a difference); the data',
+    '                  database must hold as many records as the walk finds',
+    '  --lmdb-only     with --deep: only LMDB\'s view, without opening the store as an',
+    '                  lmdb-txn store (any LMDB environment; JSON has no model counts)',
     '  --strict        warnings fail the check too',
     '  --json          print one JSON object',
     '  --no-progress   no progress bar (it is shown only when stdout is a terminal)'
   ].join('\n'),
-  options: { strict: { type: 'boolean' }, json: { type: 'boolean' }, ...progressOption },
+  options: { strict: { type: 'boolean' }, json: { type: 'boolean' }, deep: { type: 'boolean' }, 'lmdb-only': { type: 'boolean' }, ...progressOption },
   minArgs: 1,
   maxArgs: 1,
   async run ({ args, opts, out }) {
     const started = Date.now()
+    // before open(): the raw view uses its own environment, closed again here
+    const deep = opts.deep === true ? deepCheck(existingStoreDir(args[0])) : undefined
+    if (opts['lmdb-only'] === true) {
+      if (deep === undefined) throw new UsageError('check: --lmdb-only goes with --deep')
+      const ok = deep.problems.length === 0
+      if (opts.json === true) out.write(JSON.stringify({ ok, errors: deep.problems, lmdb: deep.summary }) + '\n')
+      else {
+        for (const p of deep.problems) out.write(`error   ${p}\n`)
+        if (deep.summary !== undefined) out.write(pagesLine(deep.summary))
+        out.write(`${ok ? 'OK' : 'FAILED'}: ${formatCount(deep.problems.length, 'error')}\n`)
+      }
+      return ok ? EXIT_OK : EXIT_PROBLEM
+    }
     const store = openExisting(args[0])
     const view = store.snapshot()
     const errors: Problem[] = []
@@ -47,6 +69,7 @@ export const check: Command = {
     }
     const error = (key: string, message: string): void => report(errors, 'error', key, message)
     const warning = (key: string, message: string): void => report(warnings, 'warning', key, message)
+    for (const p of deep?.problems ?? []) error('', p)
     try {
       try {
         for (const key of iterKeys(view)) {
@@ -105,17 +128,71 @@ export const check: Command = {
       }
     }
 
+    const dataRecords = deep?.stat?.dbs.find((d) => d.name === 'data')?.entries
+    if (dataRecords !== undefined && dataRecords !== counts.entries) {
+      error('', `LMDB counts ${dataRecords} records in the data database, the walk found ${counts.entries}`)
+    }
     const failed = errors.length > 0 || (opts.strict === true && warnings.length > 0)
     const seconds = (Date.now() - started) / 1000
     if (opts.json === true) {
-      out.write(JSON.stringify({ ok: !failed, ...counts, errors, warnings, seconds }) + '\n')
+      out.write(JSON.stringify({ ok: !failed, ...counts, errors, warnings, seconds, ...(deep !== undefined ? { lmdb: deep.summary } : {}) }) + '\n')
     } else {
       out.write(`checked ${formatCount(counts.entries, 'entry', 'entries')} in ${seconds.toFixed(2)}s: ` +
         `${formatCount(counts.simple, 'value')} (${formatBytes(counts.valueBytes)}), ${formatCount(counts.group, 'group')}, ` +
         `${formatCount(counts.link, 'link')}${counts.dangling > 0 ? ` (${counts.dangling} dangling)` : ''}\n`)
       out.write(`format version: supported\n`)
+      if (deep?.summary !== undefined) out.write(pagesLine(deep.summary))
       out.write(`${failed ? 'FAILED' : 'OK'}: ${formatCount(errors.length, 'error')}, ${formatCount(warnings.length, 'warning')}\n`)
     }
     return failed ? EXIT_PROBLEM : EXIT_OK
   }
+}
+
+function pagesLine (p: DeepSummary): string {
+  return `pages: ${p.pagesUsed} in use, ${p.treePages} in trees + ${p.freePages} free + 2 meta` +
+    `${p.balanced ? '' : ` (MISMATCH: ${p.accounted} accounted for)`}; ${p.pageSize}-byte pages, last txn ${p.lastTxnId}\n`
+}
+
+export interface DeepSummary {
+  pageSize: number
+  pagesUsed: number
+  treePages: number
+  freePages: number
+  accounted: number
+  balanced: boolean
+  lastTxnId: number
+  readerSlotsInUse: number
+  readersHoldingSnapshot: number
+  databases: Array<{ name: string | null, entries: number, depth: number, branchPages: number, leafPages: number, overflowPages: number }>
+}
+
+/**
+ * LMDB's view of the file (mdb_stat -efar): reading every database's record
+ * and the whole free list makes LMDB touch every tree page's accounting; the
+ * counts must add up to the pages in use.
+ */
+export function deepCheck (abs: string): { stat?: RawStat, summary?: DeepSummary, problems: string[] } {
+  let stat: RawStat
+  try {
+    stat = addon.raw.stat(abs)
+    addon.raw.dump(abs, []) // reads every record of every named database: a damaged page fails here
+  } catch (err) {
+    return { problems: [`LMDB cannot read the store: ${(err as Error).message}`] }
+  }
+  const treePages = stat.dbs.reduce((n, d) => n + d.branchPages + d.leafPages + d.overflowPages, 0)
+  const accounted = treePages + stat.freePages + 2
+  const summary: DeepSummary = {
+    pageSize: stat.pageSize,
+    pagesUsed: stat.pagesUsed,
+    treePages,
+    freePages: stat.freePages,
+    accounted,
+    balanced: accounted === stat.pagesUsed,
+    lastTxnId: stat.lastTxnId,
+    readerSlotsInUse: stat.readerSlotsInUse,
+    readersHoldingSnapshot: stat.readersHoldingSnapshot,
+    databases: stat.dbs.map(({ name, entries, depth, branchPages, leafPages, overflowPages }) => ({ name, entries, depth, branchPages, leafPages, overflowPages }))
+  }
+  const problems = summary.balanced ? [] : [`page accounting: ${stat.pagesUsed} pages in use, ${accounted} accounted for (${treePages} in trees, ${stat.freePages} free, 2 meta)`]
+  return { stat, summary, problems }
 }

@@ -1,7 +1,8 @@
 /** `lmdb-txn dump <dir>`: every entry of one snapshot as text (see dump-format.ts). */
 import * as fs from 'node:fs'
 import { LmdbTxnError } from '../index'
-import { CliError, EXIT_OK, keyProblem, openExisting, Output, packageVersion } from './common'
+import { CliError, EXIT_OK, keyProblem, openExisting, Output, packageVersion, UsageError } from './common'
+import { dumpMdb } from './dump-mdb'
 import { progressOption, type Command } from './command'
 import { entryLine, headerLine, trailerLine } from './dump-format'
 import { Progress } from './progress'
@@ -9,24 +10,45 @@ import { iterKeys } from './walk'
 
 export const dump: Command = {
   name: 'dump',
-  usage: 'dump <dir> [-o <file>]',
+  usage: 'dump <dir> [-o <file>] [--format mdb [-a | -s <db>] [-p]]',
   summary: 'write every entry as text lines (backup, move, diff); format: docs/dump-format.md',
   details: [
     '  -o, --output <file>   write to <file> (via a temporary file, renamed when',
     '                        complete) instead of stdout',
+    '  --format mdb          LMDB\'s own mdb_dump text format (VERSION=3), raw keys',
+    '                        and tagged values below the model, readable by mdb_load',
+    '                        and other LMDB tools; like mdb_dump: the main database,',
+    '                        or with -a every named one (data, meta), or -s <db> one',
+    '  -p, --print           with --format mdb: format=print (printable bytes as',
+    '                        text) instead of format=bytevalue (hex)',
     '  --no-progress         no progress bar (shown only with -o when stdout is a terminal)',
     '  The dump is one consistent snapshot; writers are not blocked meanwhile.'
   ].join('\n'),
-  options: { output: { type: 'string', short: 'o' }, ...progressOption },
+  options: {
+    output: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+    all: { type: 'boolean', short: 'a' },
+    database: { type: 'string', short: 's' },
+    print: { type: 'boolean', short: 'p' },
+    ...progressOption
+  },
   minArgs: 1,
   maxArgs: 1,
   async run ({ args, opts, out }) {
-    const store = openExisting(args[0])
-    const view = store.snapshot()
+    const format = opts.format ?? 'lmdb-txn'
+    if (format !== 'lmdb-txn' && format !== 'mdb') throw new UsageError(`dump: --format is lmdb-txn (the default) or mdb, not ${String(format)}`)
+    const mdb = format === 'mdb'
+    if (!mdb && (opts.all === true || opts.database !== undefined || opts.print === true)) {
+      throw new UsageError('dump: -a, -s and -p go with --format mdb')
+    }
+    if (opts.all === true && opts.database !== undefined) throw new UsageError('dump: -a or -s, not both')
+    // the raw dump opens its own environment: never together with open() in this process
+    const store = mdb ? undefined : openExisting(args[0])
+    const view = store?.snapshot()
     const file = opts.output as string | undefined
     const temp = file === undefined ? undefined : `${file}.partial-${process.pid}`
     let fd: number | undefined
-    const progress = new Progress('dump', store.stat().entries, { enabled: file !== undefined && opts['no-progress'] !== true })
+    const progress = new Progress('dump', store?.stat().entries, { enabled: !mdb && file !== undefined && opts['no-progress'] !== true })
     try {
       if (temp !== undefined) {
         try {
@@ -36,17 +58,24 @@ export const dump: Command = {
         }
       }
       const sink = fd === undefined ? out : new Output(fd)
+      if (mdb) {
+        const names = opts.all === true ? [] : opts.database !== undefined ? [opts.database as string] : undefined
+        await dumpMdb(args[0], { names, print: opts.print === true }, sink)
+        if (sink.closed) return EXIT_OK
+        await finish(sink)
+        return EXIT_OK
+      }
       sink.write(headerLine(`lmdb-txn ${packageVersion()}`))
       let n = 0
-      for (const key of iterKeys(view)) {
+      for (const key of iterKeys(view!)) {
         const bad = keyProblem(key)
         if (bad !== undefined) throw new CliError(`cannot dump key ${JSON.stringify(key)}: the key ${bad} (run: lmdb-txn check ${args[0]})`)
         try {
-          const type = view.type(key, { follow: false })
-          if (type === 'simple') sink.write(entryLine({ key, type, value: view.read(key)! }))
+          const type = view!.type(key, { follow: false })
+          if (type === 'simple') sink.write(entryLine({ key, type, value: view!.read(key)! }))
           else if (type === 'group') sink.write(entryLine({ key, type }))
           else if (type === 'link') {
-            sink.write(entryLine({ key, type, target: view.readLink(key)! }))
+            sink.write(entryLine({ key, type, target: view!.readLink(key)! }))
           } else {
             throw new CliError(`cannot read key ${JSON.stringify(key)} back by its name (not valid UTF-8?); run: lmdb-txn check ${args[0]}`)
           }
@@ -60,13 +89,7 @@ export const dump: Command = {
         if (sink.closed) return EXIT_OK
       }
       sink.write(trailerLine(n))
-      await sink.flush()
-      if (fd !== undefined) {
-        fs.fsyncSync(fd)
-        fs.closeSync(fd)
-        fd = undefined
-        fs.renameSync(temp!, file!)
-      }
+      await finish(sink)
       return EXIT_OK
     } finally {
       progress.clear()
@@ -74,8 +97,18 @@ export const dump: Command = {
         fs.closeSync(fd)
         fs.rmSync(temp!, { force: true })
       }
-      view.close()
-      store.close()
+      view?.close()
+      store?.close()
+    }
+
+    async function finish (sink: Output): Promise<void> {
+      await sink.flush()
+      if (fd !== undefined) {
+        fs.fsyncSync(fd)
+        fs.closeSync(fd)
+        fd = undefined
+        fs.renameSync(temp!, file!)
+      }
     }
   }
 }

@@ -22,11 +22,13 @@ const state = (store, seq) => {
   return n === W.FIELDS ? 'complete' : n === 0 && !store.exists(m.path) ? 'absent' : 'partial'
 }
 const fileSize = () => fs.statSync(path.join(dir, 'data.mdb')).size
-/** Reader slots holding a snapshot right now, from `mdb_stat -r` (undefined without lmdb-utils). */
+/** Reader slots holding a snapshot right now, from LMDB's reader table (`lmdb-txn check --deep --lmdb-only`, in a child, as `mdb_stat -r` was). */
 const activeReaders = () => {
-  const r = require('node:child_process').spawnSync('mdb_stat', ['-r', dir], { encoding: 'utf8' })
-  if (r.error) return undefined
-  return r.stdout.split('\n').filter((l) => /^\s+\d+\s+[0-9a-f]+\s+\d+\s*$/.test(l)).length
+  const cli = path.join(__dirname, '..', '..', '..', 'bin', 'lmdb-txn.js')
+  const r = require('node:child_process').spawnSync(process.execPath, [cli, 'check', '--deep', '--lmdb-only', '--json', dir], { encoding: 'utf8', timeout: 30_000 })
+  const report = JSON.parse(r.stdout)
+  if (!report.ok) throw new Error(`check --deep: ${report.errors.join('; ')}`)
+  return report.lmdb.readersHoldingSnapshot
 }
 
 const scenarios = {

@@ -17,7 +17,7 @@ for (let i = Number(first); i < jobs.length; i++) {
   let line
   try {
     const onStage = (stage) => fs.appendFileSync(progress, `${i} ${stage}\n`)
-    const r = verifyStore(job.dir, { open, maxSeq: job.maxSeq, acked: job.acked, onStage, tools: job.tools !== false })
+    const r = verifyStore(job.dir, { open, maxSeq: job.maxSeq, acked: job.acked, onStage, tools: job.tools !== false, rawInProcess: root })
     line = { i, problems: r.problems.slice(0, 8), problemCount: r.problems.length, complete: r.complete, missingAcked: r.missingAcked, partial: r.partial, libraryOpened: r.libraryOpened === true, libraryError: r.libraryError }
   } catch (err) {
     line = { i, problems: [`verifier threw: ${err && err.stack}`], problemCount: 1, complete: [], missingAcked: job.acked, partial: [] }

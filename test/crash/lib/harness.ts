@@ -86,7 +86,9 @@ export function saveFigures (name: string, figures: unknown): string {
 
 /** Verifies `dir` in this process with the library's open(). */
 export function verify (dir: string, opts: { maxSeq: number, acked?: Iterable<number>, allowKey?: (k: string) => boolean }): any {
-  return V.verifyStore(dir, { open: lib.open, ...opts, acked: [...(opts.acked ?? [])] })
+  // LMDB's view in this process: nothing here has `dir` open (the writer was a
+  // child, and verifyStore opens the library only after the raw view).
+  return V.verifyStore(dir, { open: lib.open, rawInProcess: PACKAGE, ...opts, acked: [...(opts.acked ?? [])] })
 }
 
 /** Complete messages must be exactly 0..n-1: a later commit never survives an earlier loss. */

@@ -3,12 +3,14 @@
  * Consistency checks of a store after a crash, a fault or a simulated
  * power loss. Three independent views:
  *
- *  1. LMDB's own tools (Debian lmdb-utils, when installed): `mdb_stat -efa`
- *     must succeed, and its page accounting must balance: every page below
+ *  1. LMDB's own view, through the project's CLI in a child process
+ *     (`lmdb-txn check --deep --lmdb-only`, what `mdb_stat -efa` reports):
+ *     it must succeed, and its page accounting must balance: every page below
  *     the high-water mark is a meta page, a page of some tree (main, data,
  *     meta, free list) or a listed free page — a torn or leaked commit
  *     shows up as a difference.
- *  2. A raw walk: `mdb_dump` of the `data` and `meta` databases, decoded
+ *  2. A raw walk: `lmdb-txn dump --format mdb -a` (mdb_dump's format) of the
+ *     `data` and `meta` databases, decoded
  *     byte by byte (tag byte, payload), without the library's read path.
  *     Every key must belong to a message of the workload and hold exactly
  *     the bytes that message writes (checksums included); every link's
@@ -24,54 +26,75 @@ const fs = require('node:fs')
 const path = require('node:path')
 const W = require('./workload.cjs')
 
-// A damaged store can make LMDB's tools loop; bound them (a healthy walk takes milliseconds).
+// A damaged store can make LMDB loop; bound the child (a healthy walk takes well under a second).
 const TOOL_TIMEOUT_MS = 15_000
-let toolsAvailable
-function haveTools () {
-  if (toolsAvailable === undefined) {
-    const a = spawnSync('mdb_stat', ['-V'], { encoding: 'utf8' })
-    const b = spawnSync('mdb_dump', ['-V'], { encoding: 'utf8' })
-    toolsAvailable = !a.error && !b.error
-  }
-  return toolsAvailable
+const CLI = path.join(__dirname, '..', '..', '..', 'bin', 'lmdb-txn.js')
+function cli (args) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: TOOL_TIMEOUT_MS, maxBuffer: 1 << 30 })
 }
 
-/** `mdb_stat -efa`: ok, exit status, and whether the page accounting balances. */
-function mdbStat (dir) {
-  const r = spawnSync('mdb_stat', ['-e', '-f', '-a', dir], { encoding: 'utf8', timeout: TOOL_TIMEOUT_MS })
-  if (r.error) return { ok: false, error: String(r.error) }
-  if (r.status !== 0) return { ok: false, error: `mdb_stat exited ${r.status} ${r.signal ?? ''}: ${r.stderr.trim()}` }
-  const out = r.stdout
-  const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : NaN }
-  const pagesUsed = num(/Number of pages used: (\d+)/)
-  const readers = num(/Number of readers used: (\d+)/)
-  let treePages = 0
-  for (const m of out.matchAll(/(?:Branch|Leaf|Overflow) pages: (\d+)/g)) treePages += Number(m[1])
-  const freePages = num(/Free pages: (\d+)/)
+/**
+ * `lmdb-txn check --deep --lmdb-only --json`: ok, and whether the page
+ * accounting balances. With `pkg` (a package root), the same code runs in
+ * this process instead of a CLI child: only for a process that has not
+ * opened `dir` through the library (children/verifier.cjs, which checks the
+ * raw view of an image before it opens it, and survives a crash by restart).
+ */
+function mdbStat (dir, pkg) {
+  let report
+  if (pkg) {
+    const deep = require(path.join(pkg, 'dist', 'cli', 'check.js')).deepCheck(path.resolve(dir))
+    report = { errors: deep.problems, lmdb: deep.summary }
+    if (!report.lmdb) return { ok: false, error: `check --deep: ${deep.problems.join('; ')}` }
+  } else {
+    const r = cli(['check', '--deep', '--lmdb-only', '--json', '--no-progress', dir])
+    if (r.error) return { ok: false, error: String(r.error) }
+    try { report = JSON.parse(r.stdout) } catch {}
+    if (!report || !report.lmdb) return { ok: false, error: `check --deep exited ${r.status} ${r.signal ?? ''}: ${(report?.errors ?? []).join('; ')} ${r.stderr.trim()}` }
+  }
+  const l = report.lmdb
   const entries = {}
-  for (const m of out.matchAll(/Status of (\S+(?: DB)?)\n(?:  .*\n)*?  Entries: (\d+)/g)) entries[m[1]] = Number(m[2])
-  const accounted = treePages + freePages + 2
-  return { ok: true, pagesUsed, accounted, balanced: accounted === pagesUsed, readers, entries }
+  for (const d of l.databases) entries[d.name === null ? 'main' : d.name] = d.entries
+  return { ok: true, pagesUsed: l.pagesUsed, accounted: l.accounted, balanced: l.balanced, readers: l.readerSlotsInUse, entries }
 }
 
-/** `mdb_dump -s <db>` decoded into [key, value] Buffers, in key order. */
-function mdbDump (dir, db) {
-  const r = spawnSync('mdb_dump', ['-s', db, dir], { encoding: 'utf8', timeout: TOOL_TIMEOUT_MS, maxBuffer: 1 << 30 })
-  if (r.error) throw r.error
-  if (r.status !== 0) throw new Error(`mdb_dump -s ${db} exited ${r.status} ${r.signal ?? ''}: ${r.stderr.trim()}`)
-  const lines = r.stdout.split('\n')
-  let i = lines.indexOf('HEADER=END')
-  if (i < 0) throw new Error('mdb_dump: no HEADER=END')
-  const pairs = []
-  for (i++; i < lines.length && lines[i] !== 'DATA=END'; i += 2) {
-    if (lines[i][0] !== ' ' || lines[i + 1]?.[0] !== ' ') throw new Error(`mdb_dump: bad line ${i}`)
-    pairs.push([Buffer.from(lines[i].slice(1), 'hex'), Buffer.from(lines[i + 1].slice(1), 'hex')])
+/** `lmdb-txn dump --format mdb -a` decoded: database name → [key, value] Buffers, in key order. `pkg`: as for mdbStat. */
+function mdbDumpAll (dir, pkg) {
+  if (pkg) {
+    const dbs = {}
+    for (const db of require(path.join(pkg, 'dist', 'native.js')).addon.raw.dump(path.resolve(dir), [])) {
+      const pairs = []
+      for (let i = 0; i < db.pairs.length; i += 2) pairs.push([db.pairs[i], db.pairs[i + 1]])
+      dbs[db.name] = pairs
+    }
+    return dbs
   }
-  if (lines[i] !== 'DATA=END') throw new Error('mdb_dump: no DATA=END')
-  return pairs
+  const r = cli(['dump', '--format', 'mdb', '-a', dir])
+  if (r.error) throw r.error
+  if (r.status !== 0) throw new Error(`dump --format mdb -a exited ${r.status} ${r.signal ?? ''}: ${r.stderr.trim()}`)
+  const lines = r.stdout.split('\n')
+  const dbs = {}
+  let i = 0
+  while (i < lines.length && lines[i] === 'VERSION=3') {
+    let name = null
+    for (i++; i < lines.length && lines[i] !== 'HEADER=END'; i++) {
+      if (lines[i].startsWith('database=')) name = lines[i].slice('database='.length)
+    }
+    if (i >= lines.length) throw new Error('dump: no HEADER=END')
+    const pairs = []
+    for (i++; i < lines.length && lines[i] !== 'DATA=END'; i += 2) {
+      if (lines[i][0] !== ' ' || lines[i + 1]?.[0] !== ' ') throw new Error(`dump: bad line ${i}`)
+      pairs.push([Buffer.from(lines[i].slice(1), 'hex'), Buffer.from(lines[i + 1].slice(1), 'hex')])
+    }
+    if (lines[i] !== 'DATA=END') throw new Error('dump: no DATA=END')
+    dbs[name] = pairs
+    i++
+  }
+  if (lines.slice(i).join('') !== '') throw new Error(`dump: unexpected line ${i}`)
+  return dbs
 }
 
-/** The entries as the library sees them (used when lmdb-utils is absent). */
+/** The entries as the library sees them (the raw walk's stand-in when the caller passes tools: false). */
 function libraryEntries (store) {
   const out = []
   const visit = (prefix) => {
@@ -119,12 +142,13 @@ function seqOfKey (key, maxSeq) {
  *   acked     seqs whose commit returned to a writer (must be complete)
  *   allowKey  (key) => true for keys that are not the workload's
  *   onStage   called with 'tools', then 'library' (to tell which one hangs or crashes)
- *   tools     false: skip LMDB's tools (the library's view only)
+ *   tools     false: skip LMDB's view (the library's view only; the report says tools: false)
+ *   rawInProcess  a package root: LMDB's view in this process (see mdbStat)
  * Returns counts and `problems` (strings; empty when the store is good).
  */
-function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full', onStage = () => {}, tools = true } = {}) {
+function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, libraryDepth = 'full', onStage = () => {}, tools = true, rawInProcess } = {}) {
   const problems = []
-  const report = { entries: 0, complete: [], partial: [], missingAcked: [], dangling: 0, tools: tools && haveTools(), problems }
+  const report = { entries: 0, complete: [], partial: [], missingAcked: [], dangling: 0, tools, problems }
 
   // A writer killed before it created the store leaves no data file: an empty
   // store (unless something was acknowledged). The next open() creates it.
@@ -144,9 +168,9 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
   // 1. LMDB's tools
   onStage('tools')
   if (report.tools) {
-    const st = mdbStat(dir)
+    const st = mdbStat(dir, rawInProcess)
     report.mdbStat = st
-    if (!st.ok) problems.push(`mdb_stat failed: ${st.error}`)
+    if (!st.ok) problems.push(`mdb_stat (check --deep) failed: ${st.error}`)
     else if (!st.balanced) problems.push(`page accounting: ${st.pagesUsed} pages used, ${st.accounted} accounted for`)
   }
 
@@ -155,8 +179,10 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
   let store
   if (report.tools) {
     try {
-      pairs = mdbDump(dir, 'data')
-      const meta = mdbDump(dir, 'meta')
+      const dbs = mdbDumpAll(dir, rawInProcess)
+      pairs = dbs.data
+      const meta = dbs.meta
+      if (!pairs || !meta) throw new Error(`databases ${Object.keys(dbs).join(', ')}; expected data and meta`)
       const fv = meta.find(([k]) => k.toString() === 'format-version')
       if (meta.length !== 1 || !fv || fv[1].length !== 4 || fv[1].readUInt32LE(0) !== 1) {
         problems.push(`meta database is not { format-version: 1 }: ${JSON.stringify(meta.map(([k, v]) => [k.toString(), v.toString('hex')]))}`)
@@ -184,7 +210,7 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
   if (!pairs) return report
   report.entries = pairs.length
   if (report.mdbStat?.ok && report.mdbStat.entries.data !== undefined && report.mdbStat.entries.data !== pairs.length) {
-    problems.push(`mdb_stat says data has ${report.mdbStat.entries.data} entries, mdb_dump walked ${pairs.length}`)
+    problems.push(`LMDB says data has ${report.mdbStat.entries.data} entries, the raw dump walked ${pairs.length}`)
   }
 
   const keys = new Set(pairs.map(([k]) => k.toString()))
@@ -298,4 +324,4 @@ function libraryCheck (store, report, complete, rawCount, maxSeq, depth) {
   report.libraryChecked = checked
 }
 
-module.exports = { verifyStore, mdbStat, mdbDump, haveTools, seqOfKey }
+module.exports = { verifyStore, mdbStat, mdbDumpAll, seqOfKey }
