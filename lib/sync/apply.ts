@@ -76,6 +76,28 @@ export function applyMessage (replica: Store, message: Uint8Array | WireMessage)
   }
 }
 
+export type Applied = { ok: true, result: ApplyResult } | { ok: false, error: unknown }
+
+/**
+ * Applies consecutive messages in ONE write transaction (one fsync), each
+ * in a savepoint of its own: each record is still applied whole with its
+ * applied seq, or not at all (a refused one undoes only itself). Readers see
+ * whole records only. For transports that receive several messages at once.
+ */
+export function applyMessages (replica: Store, messages: WireMessage[]): Applied[] {
+  return replica[kRunSync]((_txn, native) => messages.map((m): Applied => {
+    native.beginChild()
+    try {
+      const result = applyInTxn(native, m)
+      native.commitChild()
+      return { ok: true, result }
+    } catch (error) {
+      native.abortChild()
+      return { ok: false, error }
+    }
+  }), 'applyMessages()')
+}
+
 function applyInTxn (n: NativeTxn, m: WireMessage): ApplyResult {
   const id = Buffer.from(m.storeId, 'hex')
   const primary = n.syncGet(KEY.primary)

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net'
 import type { Store } from '../store'
 import { LmdbTxnError } from '../errors'
 import { RecordFormatError, RECORD_HEAD_BYTES } from '../changes'
-import { applyMessage, ForeignPrimaryError, GapError } from './apply'
+import { applyMessages, ForeignPrimaryError, GapError } from './apply'
 import { decodeMessage, WIRE_HEADER_BYTES, type PeerLimits, type WireMessage } from './wire'
 
 export interface ServeOptions {
@@ -47,6 +47,8 @@ export interface ReplicaServer {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 const MAX_HELD = 4096
+/** Bytes of messages applied in one transaction at most. */
+const MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 interface Key { seq: number, part: number }
 const before = (a: Key, b: Key): boolean => a.seq < b.seq || (a.seq === b.seq && a.part < b.part)
@@ -89,13 +91,36 @@ export async function serveReplica (store: Store, options: ServeOptions = {}): P
       h.go()
     }
   }
+  // Messages dispatched in one turn are applied together: one write
+  // transaction and one fsync for all of them, each in its own savepoint.
+  let batch: Array<{ m: WireMessage, resolve: (r: unknown) => void, reject: (e: unknown) => void }> = []
+  let batchBytes = 0
+  const flush = (): void => {
+    const todo = batch
+    batch = []
+    batchBytes = 0
+    let results
+    try {
+      results = applyMessages(store, todo.map((t) => t.m))
+    } catch (err) {
+      for (const t of todo) t.reject(err)
+      return
+    }
+    results.forEach((r, i) => r.ok ? todo[i].resolve(r.result) : todo[i].reject(r.error))
+  }
+  const apply = (m: WireMessage): Promise<unknown> => new Promise((resolve, reject) => {
+    if (batch.length === 0) setImmediate(flush)
+    batch.push({ m, resolve, reject })
+    batchBytes += m.payload.length
+    if (batchBytes > MAX_BATCH_BYTES) flush()
+  })
   const dispatch = (m: WireMessage): Promise<unknown> => {
     if (next === undefined) {
       const applied = store.stat().replica?.appliedSeq ?? 0
       next = { seq: applied + 1, part: 0 }
     }
     return new Promise((resolve, reject) => {
-      const go = (): void => { applyMessage(store, m).then(resolve, reject) }
+      const go = (): void => { apply(m).then(resolve, reject) }
       if (!before(next!, m)) return same(next!, m) ? release(m, go) : go()
       if (held.length >= MAX_HELD) return reject(Object.assign(new Error('too many messages held out of order'), { status: 503 }))
       const timer = setTimeout(() => {

@@ -12,7 +12,7 @@
 export { replicate, registerTransport, Replication, type ReplicateOptions, type PeerStatus, type PeerSpec, type PeerContext } from './replicate'
 export { serveReplica, type ServeOptions, type ReplicaServer } from './http-server'
 export { HttpPeer, type HttpPeerOptions } from './http-peer'
-export { applyMessage, replicaState, GapError, ForeignPrimaryError, type ApplyResult, type ApplyStatus } from './apply'
+export { applyMessage, applyMessages, replicaState, GapError, ForeignPrimaryError, type ApplyResult, type ApplyStatus, type Applied } from './apply'
 export { type Peer, type PeerHello, PeerError } from './peer'
 export {
   encodeMessage, decodeMessage, splitRecord, opOffsets,
