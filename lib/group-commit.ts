@@ -130,6 +130,9 @@ class OpBuffer {
 interface Pending {
   seq: number
   fn: (native: NativeTxn) => unknown // Store wraps the caller's fn: it builds the Transaction
+  /** resolve with { value, seq: change-log seq } instead of the value */
+  withSeq: boolean
+  changeSeq?: number
   resolve: (value: any) => void
   reject: (err: unknown) => void
   outcome?: { ok: true, value: unknown } | { ok: false, error: unknown }
@@ -137,7 +140,7 @@ interface Pending {
 }
 
 type GroupEvent =
-  | { type: 'committed', gen: number, dropped: Array<[number, Error]>, applyMs: number, commitMs: number }
+  | { type: 'committed', gen: number, dropped: Array<[number, Error]>, applyMs: number, commitMs: number, firstSeq: number }
   | { type: 'failed', gen: number, error: Error }
   | { type: 'synced', id: number }
   | { type: 'syncFailed', id: number, error: Error }
@@ -430,13 +433,22 @@ class CallbackTxn implements NativeTxn {
   }
 
   applyOps (): void { throw new TypeError('applyOps() is for batch views') }
-  commit (): void { throw new TypeError('a transaction() callback commits by returning') }
+  // The change log and the sync database are not reachable from a callback
+  // (lib/sync writes its state with its own transactions).
+  trimChanges (): number { throw new TypeError('trimChanges() is not available in a transaction() callback') }
+  restoreChange (): void { throw new TypeError('restoreChange() is not available in a transaction() callback') }
+  changes (): Array<number | Buffer> { throw new TypeError('changes() is not available in a transaction() callback') }
+  syncGet (): Buffer | undefined { throw new TypeError('the sync database is not available in a transaction() callback') }
+  syncPut (): void { throw new TypeError('the sync database is not available in a transaction() callback') }
+  syncDelete (): boolean { throw new TypeError('the sync database is not available in a transaction() callback') }
+  commit (): undefined { throw new TypeError('a transaction() callback commits by returning') }
   abort (): void { throw new TypeError('a transaction() callback aborts by throwing') }
 }
 
 export class GroupCommit {
   readonly #native: NativeStore
   readonly #limits: { maxOps: number, maxBytes: number }
+  readonly #onCommitted: () => void
   // The writer's event callback reaches this object through `holder`:
   // strongly only while work is in flight, so an idle store that nobody
   // references can be collected (its finalizer stops the writer).
@@ -458,13 +470,14 @@ export class GroupCommit {
   #settleWaiters: Array<{ seq: number, resolve: () => void }> = []
   readonly stats: GroupCommitStats = { batches: 0, callbacks: 0, jsMs: 0, writerApplyMs: 0, writerCommitMs: 0, heldBatches: 0 }
 
-  constructor (native: NativeStore, limits: { maxOps: number, maxBytes: number }) {
+  constructor (native: NativeStore, limits: { maxOps: number, maxBytes: number }, onCommitted: () => void) {
     this.#native = native
     this.#limits = limits
+    this.#onCommitted = onCommitted
     this.#holder = { strong: undefined, weak: new WeakRef(this) }
   }
 
-  enqueue<T> (fn: (native: NativeTxn) => T): Promise<T> {
+  enqueue<T> (fn: (native: NativeTxn) => T, withSeq = false): Promise<T> {
     try {
       requireSyncCallback(fn, 'transaction()')
       if (!this.#native.isOpen) throw new StoreClosedError('the store is closed')
@@ -472,7 +485,7 @@ export class GroupCommit {
       return Promise.reject(err)
     }
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ seq: ++this.#seq, fn, resolve, reject })
+      this.#queue.push({ seq: ++this.#seq, withSeq, fn, resolve, reject })
       this.#schedule()
       this.#updateRef()
     })
@@ -601,6 +614,15 @@ export class GroupCommit {
           this.stats.writerApplyMs += event.applyMs
           this.stats.writerCommitMs += event.commitMs
           for (const [index, error] of event.dropped) batch.committed[index].outcome = { ok: false, error }
+          // The writer logged one change record per committed callback with
+          // ops (a non-empty slice), in order, from firstSeq (0: log off).
+          if (event.firstSeq > 0) {
+            let seq = event.firstSeq
+            batch.committed.forEach((p, i) => {
+              if (p.outcome?.ok === true && batch.ends[i] > (i === 0 ? 0 : batch.ends[i - 1])) p.changeSeq = seq++
+            })
+            this.#onCommitted()
+          }
         } else {
           for (const p of batch.committed) p.outcome = { ok: false, error: event.error }
         }
@@ -625,7 +647,7 @@ export class GroupCommit {
       if (p.settled === true) continue
       p.settled = true
       const o = p.outcome!
-      if (o.ok) p.resolve(o.value)
+      if (o.ok) p.resolve(p.withSeq ? { value: o.value, seq: p.changeSeq } : o.value)
       else p.reject(o.error)
       if (p.seq > this.#settledSeq) this.#settledSeq = p.seq
     }

@@ -33,7 +33,15 @@ export interface NativeTxn extends NativeReader {
   abortChild (): void
   /** A group batch view: applies encoded ops [from, to) (native/group_ops.h). */
   applyOps (ops: Uint8Array, from: number, to: number): void
-  commit (): void
+  /** The change-log seq it recorded, or undefined. */
+  commit (): number | undefined
+  trimChanges (upTo: number): number
+  restoreChange (seq: number, record: Uint8Array): void
+  /** Like NativeStore.changes, in this transaction's (or snapshot's) view. */
+  changes (after: number, limit: number): Array<number | Buffer>
+  syncGet (key: Uint8Array): Buffer | undefined
+  syncPut (key: Uint8Array, value: Uint8Array): void
+  syncDelete (key: Uint8Array): boolean
   abort (): void
   readonly active: boolean
   readonly mapFullGrown: boolean
@@ -50,7 +58,11 @@ export interface NativeStat {
   readers: number
   maxReaders: number
   formatVersion: number
+  /** Random 128-bit id of the store (hex), created with it. */
+  storeId?: string
 }
+
+export interface NativeChangeLogInfo { on: boolean, first?: number, last?: number, count?: number }
 
 export interface NativeStoreOptions {
   readOnly: boolean
@@ -59,6 +71,7 @@ export interface NativeStoreOptions {
   maxReaders: number
   durabilityFlags: number
   maxLinkDepth: number
+  changeLog: boolean
 }
 
 export interface NativeStore extends NativeReader {
@@ -76,6 +89,11 @@ export interface NativeStore extends NativeReader {
   groupRunning (running: boolean): void
   groupFlush (id: number): void
   groupRef (ref: boolean): void
+  /** [seq, record, seq, record, ...] with seq > after, at most limit records. */
+  changes (after: number, limit: number): Array<number | Buffer>
+  changeLogInfo (): NativeChangeLogInfo
+  syncGet (key: Buffer): Buffer | undefined
+  syncList (prefix: Buffer): Buffer[]
   readonly isOpen: boolean
 }
 

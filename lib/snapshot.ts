@@ -6,6 +6,7 @@
 import type { Store } from './store'
 import type { NativeTxn } from './native'
 import { ReadView } from './reader'
+import { kSnapshotNative } from './internal'
 
 /** Constructs only through newSnapshot(): the constructor is not API. */
 const INTERNAL = Symbol('lmdb-txn internal')
@@ -26,6 +27,9 @@ export class Snapshot extends ReadView {
 
   /** True until close() (or its store's close()). */
   get active (): boolean { return this.#native.active }
+
+  /** @internal the native snapshot (dump reads the change log in the same view) */
+  get [kSnapshotNative] (): NativeTxn { return this.#native }
 
   /** Releases the reader slot. Idempotent. */
   close (): void {

@@ -13,6 +13,9 @@ import { applyMessage, planMessage, type Message } from './message'
 import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
 import { ReadOnlyError, StoreClosedError, TransactionTooLargeError } from './errors'
 import { GroupCommit, type GroupCommitStats } from './group-commit'
+import { decodeRecord, notifyCommitted, waitForCommit, type Change, type ChangeLogStat } from './changes'
+import { readSeq, SYNC_KEYS, type ReplicaStat } from './sync-state'
+import { kRawChanges, kRunSync, kSyncGet, kTransactionSeq } from './internal'
 
 // Handles still open on this thread. At 'exit' (before Node stops worker
 // threads) they are closed, so a begin() left open here cannot keep a
@@ -40,6 +43,33 @@ export interface StoreStat extends NativeStat {
   lmdbVersion: string
   /** store.transaction() batches so far and their busy time per thread (docs/group-commit.md). */
   groupCommit: GroupCommitStats
+  /** The change log's extent; undefined when the log is off. */
+  changeLog: ChangeLogStat | undefined
+  /** Where this store stands as a replica; undefined if it never was one. */
+  replica: ReplicaStat | undefined
+}
+
+export interface ChangesOptions {
+  /** Only records with seq > after (default 0). */
+  after?: number
+  /** At most this many records. */
+  limit?: number
+}
+
+export interface WatchOptions {
+  /** Start after this seq (default: the last seq now, i.e. only new commits). */
+  after?: number
+  /** Aborting it ends the iteration cleanly. */
+  signal?: AbortSignal
+}
+
+function seqOption (o: Record<string, unknown>, name: string, fallback: number): number {
+  const v = o[name]
+  if (v === undefined) return fallback
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new RangeError(`options.${name} must be a non-negative integer, got ${describe(v)}`)
+  }
+  return v
 }
 
 /** Constructs only through open(): the constructor is not API. */
@@ -65,13 +95,14 @@ export class Store extends ReadView {
       maxMapSize: options.maxMapSize,
       maxReaders: options.maxReaders,
       durabilityFlags: durabilityFlags(options.durability),
-      maxLinkDepth: options.maxLinkDepth
+      maxLinkDepth: options.maxLinkDepth,
+      changeLog: options.changeLog
     })
     super(native)
     this.path = path
     this.options = Object.freeze({ ...options, limits: Object.freeze({ ...options.limits }) })
     this.#native = native
-    this.#group = new GroupCommit(this.#native, this.options.limits)
+    this.#group = new GroupCommit(this.#native, this.options.limits, () => notifyCommitted(path))
     this.#ref = track(this)
   }
 
@@ -88,7 +119,7 @@ export class Store extends ReadView {
    */
   begin (): Transaction {
     const { maxOps, maxBytes } = this.options.limits
-    return newTransaction(this.#native.begin(maxOps, maxBytes), undefined, this)
+    return newTransaction(this.#native.begin(maxOps, maxBytes), undefined, this, () => notifyCommitted(this.path))
   }
 
   /**
@@ -97,7 +128,7 @@ export class Store extends ReadView {
    */
   transactionSync<T> (fn: (txn: Transaction) => T): T {
     requireSyncCallback(fn, 'transactionSync()')
-    return this.#runSync(fn, 'transactionSync()')
+    return this.#runSync(fn, 'transactionSync()').value
   }
 
   /** Group commit: resolves with fn's result once its batch is durable. */
@@ -109,6 +140,83 @@ export class Store extends ReadView {
       return Promise.reject(err)
     }
     return this.#group.enqueue((native) => fn(newTransaction(native, 'transaction()', this)))
+  }
+
+  /** @internal store.transaction(fn) that also tells the change-log seq it recorded (lib/sync). */
+  [kTransactionSeq]<T> (fn: (txn: Transaction, native: NativeTxn) => T): Promise<{ value: T, seq: number | undefined }> {
+    try {
+      this.#requireWritable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#group.enqueue((native) => fn(newTransaction(native, 'transaction()', this), native), true) as unknown as Promise<{ value: T, seq: number | undefined }>
+  }
+
+  /** @internal one write transaction with the native txn at hand (lmdb-txn load) */
+  [kRunSync]<T> (fn: (txn: Transaction, native: NativeTxn) => T, where: string): T {
+    return this.#runSync(fn, where).value
+  }
+
+  /** @internal a value of the `sync` database (replication state) */
+  [kSyncGet] (key: Buffer): Buffer | undefined {
+    return this.#native.syncGet(key)
+  }
+
+  /** @internal stored records with seq > after, undecoded (the wire payloads) */
+  [kRawChanges] (after: number, limit: number): Array<{ seq: number, record: Buffer }> {
+    const raw = this.#native.changes(after, limit)
+    const out: Array<{ seq: number, record: Buffer }> = []
+    for (let i = 0; i < raw.length; i += 2) out.push({ seq: raw[i] as number, record: raw[i + 1] as Buffer })
+    return out
+  }
+
+  /** Records with seq > after, ascending (SPEC §11.1); [] when the log is off. */
+  changes (options?: ChangesOptions): Change[] {
+    const o = methodOptions(options)
+    const after = seqOption(o, 'after', 0)
+    const limit = seqOption(o, 'limit', Number.MAX_SAFE_INTEGER)
+    const raw = this.#native.changes(after, limit)
+    const out: Change[] = []
+    for (let i = 0; i < raw.length; i += 2) out.push(decodeRecord(raw[i] as number, raw[i + 1] as Buffer))
+    return out
+  }
+
+  /** Seq of the newest record (0 when none). */
+  lastChangeSeq (): number {
+    return this.#native.changeLogInfo().last ?? 0
+  }
+
+  /**
+   * Committed records in order, as they commit: at once for this process's
+   * commits, within 50 ms for other processes'. Ends when the loop breaks
+   * or `signal` aborts.
+   */
+  async * watch (options?: WatchOptions): AsyncGenerator<Change, void, undefined> {
+    const o = methodOptions(options)
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describe(o.signal)}`)
+    const signal = o.signal as AbortSignal | undefined
+    const aborted = (): boolean => signal?.aborted === true
+    let cursor = seqOption(o, 'after', -1)
+    if (cursor < 0) cursor = this.lastChangeSeq()
+    while (!aborted() && this.active) {
+      const batch = this.changes({ after: cursor, limit: 1000 })
+      for (const change of batch) {
+        if (aborted()) return
+        cursor = change.seq
+        yield change
+      }
+      if (batch.length > 0) continue
+      if (this.lastChangeSeq() > cursor) continue
+      await waitForCommit(this.path, signal)
+    }
+  }
+
+  /** Drops records with seq <= upTo; seqs never restart. Returns how many went. */
+  trimChanges (upTo: number): number {
+    if (typeof upTo !== 'number' || !Number.isSafeInteger(upTo) || upTo < 0) {
+      throw new RangeError(`upTo must be a non-negative integer, got ${describe(upTo)}`)
+    }
+    return this.#runSync((_txn, native) => native.trimChanges(upTo), 'trimChanges()').value
   }
 
   /** Writes a whole message in one transaction; validated before it opens. */
@@ -170,13 +278,19 @@ export class Store extends ReadView {
   }
 
   stat (): StoreStat {
+    const log = this.#native.changeLogInfo()
+    const primary = this.#native.syncGet(Buffer.from(SYNC_KEYS.replicaPrimary))
     return {
       ...this.#native.stat(),
       path: this.path,
       durability: this.options.durability,
       readOnly: this.options.readOnly,
       lmdbVersion: addon.lmdbVersion,
-      groupCommit: { ...this.#group.stats }
+      groupCommit: { ...this.#group.stats },
+      changeLog: log.on ? { first: log.first!, last: log.last!, count: log.count! } : undefined,
+      replica: primary === undefined
+        ? undefined
+        : { primary: primary.toString('hex'), appliedSeq: readSeq(this.#native.syncGet(Buffer.from(SYNC_KEYS.replicaApplied))) }
     }
   }
 
@@ -199,17 +313,19 @@ export class Store extends ReadView {
     if (this.options.readOnly) throw new ReadOnlyError('the store was opened readOnly')
   }
 
-  #runSync<T> (fn: (txn: Transaction, native: NativeTxn) => T, where: string): T {
+  /** One write transaction (callback forms); `seq` is the record it logged. */
+  #runSync<T> (fn: (txn: Transaction, native: NativeTxn) => T, where: string): { value: T, seq: number | undefined } {
     const { maxOps, maxBytes } = this.options.limits
     for (let attempt = 0; ; attempt++) {
       const native = this.#native.begin(maxOps, maxBytes)
       let returnedThenable = false
       try {
-        const result = fn(newTransaction(native, where, this), native)
-        returnedThenable = isThenable(result)
-        if (returnedThenable) rejectThenable(result, where)
-        native.commit()
-        return result
+        const value = fn(newTransaction(native, where, this), native)
+        returnedThenable = isThenable(value)
+        if (returnedThenable) rejectThenable(value, where)
+        const seq = native.commit()
+        if (seq !== undefined) notifyCommitted(this.path)
+        return { value, seq }
       } catch (err) {
         // MDB_MAP_FULL ended the transaction and the map grew: run it again,
         // unless fn returned a promise (that is the caller's mistake, not

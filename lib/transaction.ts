@@ -61,12 +61,15 @@ export class Transaction extends ReadView {
   readonly #managedBy: string | undefined
   readonly #store: Store
 
-  private constructor (key: symbol, native: NativeTxn, managedBy: string | undefined, store: Store) {
+  readonly #onCommit: (() => void) | undefined
+
+  private constructor (key: symbol, native: NativeTxn, managedBy: string | undefined, store: Store, onCommit?: () => void) {
     if (key !== INTERNAL) throw new TypeError('Transaction has no public constructor: use store.begin() or a callback form')
     super(native)
     this.#native = native
     this.#managedBy = managedBy
     this.#store = store
+    this.#onCommit = onCommit
   }
 
   /**
@@ -124,10 +127,16 @@ export class Transaction extends ReadView {
     return result
   }
 
-  /** Commits; durable per the store's `durability` when it returns. */
-  commit (): void {
+  /**
+   * Commits; durable per the store's `durability` when it returns. Returns
+   * the change-log seq it recorded (undefined when the log is off or the
+   * transaction changed nothing).
+   */
+  commit (): number | undefined {
     this.#requireUnmanaged('commit')
-    this.#native.commit()
+    const seq = this.#native.commit()
+    if (seq !== undefined) this.#onCommit?.()
+    return seq
   }
 
   abort (): void {
@@ -153,9 +162,13 @@ export class Transaction extends ReadView {
   }
 }
 
-type TransactionConstructor = new (key: symbol, native: NativeTxn, managedBy: string | undefined, store: Store) => Transaction
+type TransactionConstructor = new (key: symbol, native: NativeTxn, managedBy: string | undefined, store: Store, onCommit?: () => void) => Transaction
 
-/** @internal The one way to make a Transaction (store.ts); `managedBy` names the callback form that owns the commit. */
-export function newTransaction (native: NativeTxn, managedBy: string | undefined, store: Store): Transaction {
-  return new (Transaction as unknown as TransactionConstructor)(INTERNAL, native, managedBy, store)
+/**
+ * @internal The one way to make a Transaction (store.ts); `managedBy` names
+ * the callback form that owns the commit; `onCommit` runs after a commit()
+ * that recorded a change (watch() wake-ups).
+ */
+export function newTransaction (native: NativeTxn, managedBy: string | undefined, store: Store, onCommit?: () => void): Transaction {
+  return new (Transaction as unknown as TransactionConstructor)(INTERNAL, native, managedBy, store, onCommit)
 }

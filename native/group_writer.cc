@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "addon.h"
+#include "change_log.h"
 #include "errors.h"
 #include "group_ops.h"
 #include "store.h"
@@ -54,6 +55,7 @@ void Deliver(Napi::Env env, Napi::Function onEvent, const std::weak_ptr<StoreCor
       out.Set("type", "committed");
       out.Set("applyMs", event->applyMs);
       out.Set("commitMs", event->commitMs);
+      out.Set("firstSeq", event->firstSeq);
       Napi::Array dropped = Napi::Array::New(env, event->dropped.size());
       for (size_t i = 0; i < event->dropped.size(); ++i) {
         Napi::Array pair = Napi::Array::New(env, 2);
@@ -257,6 +259,22 @@ void GroupWriter::DoCommit(Batch& batch) {
     int rc = applied > batch.ops.size()
                  ? MDB_CORRUPTED
                  : ApplyGroupOps(held_, entry.dataDbi(), batch.ops.data(), applied, batch.ops.size());
+    // Each callback is a logical transaction: one change record per
+    // callback with ops, in call order, in this same txn (SPEC §11.1).
+    ev.firstSeq = 0;
+    if (rc == MDB_SUCCESS && entry.ChangeLogOn(held_)) {
+      size_t start = 0;
+      double now = NowMs();
+      for (size_t i = 0; i < batch.ends.size() && rc == MDB_SUCCESS; ++i) {
+        size_t end = batch.ends[i];
+        if (end < start || end > batch.ops.size()) rc = MDB_CORRUPTED;
+        if (rc != MDB_SUCCESS || end == start) continue;
+        uint64_t seq = 0;
+        rc = AppendChangeRecord(held_, entry.changesDbi(), entry.metaDbi(), batch.ops.data() + start, end - start, now, &seq);
+        if (ev.firstSeq == 0) ev.firstSeq = static_cast<double>(seq);
+        start = end;
+      }
+    }
     ev.applyMs += MsSince(t0);
     bool applyFailed = rc != MDB_SUCCESS;
     if (!applyFailed) {
@@ -298,6 +316,9 @@ void GroupWriter::CommitIsolated(Batch& batch, Event* ev) {
     return Post(std::move(*ev));
   }
   ev->dropped.clear();
+  ev->firstSeq = 0;
+  bool logging = entry.ChangeLogOn(held_);
+  double now = NowMs();
   size_t start = 0;
   for (uint32_t i = 0; i < batch.ends.size(); ++i) {
     size_t end = batch.ends[i];
@@ -305,6 +326,12 @@ void GroupWriter::CommitIsolated(Batch& batch, Event* ev) {
     rc = end < start || end > batch.ops.size() ? MDB_CORRUPTED : mdb_txn_begin(entry.env(), held_, 0, &child);
     if (rc == MDB_SUCCESS) {
       rc = ApplyGroupOps(child, entry.dataDbi(), batch.ops.data(), start, end);
+      // its record goes in with its data, or neither does
+      if (rc == MDB_SUCCESS && logging && end > start) {
+        uint64_t seq = 0;
+        rc = AppendChangeRecord(child, entry.changesDbi(), entry.metaDbi(), batch.ops.data() + start, end - start, now, &seq);
+        if (rc == MDB_SUCCESS && ev->firstSeq == 0) ev->firstSeq = static_cast<double>(seq);
+      }
       if (rc == MDB_SUCCESS) {
         rc = mdb_txn_commit(child);  // merges into the batch txn; frees the child either way
       } else {
@@ -320,6 +347,7 @@ void GroupWriter::CommitIsolated(Batch& batch, Event* ev) {
     ev->kind = Event::Failed;
     ev->rc = rc;
     ev->dropped.clear();
+    ev->firstSeq = 0;
     if (rc == MDB_MAP_FULL) ev->retryable = !entry.AtCeiling();
   }
   Post(std::move(*ev));

@@ -52,6 +52,9 @@ class GroupWriter {
     // as a whole failed): index and LMDB code; the others committed.
     std::vector<std::pair<uint32_t, int>> dropped;
     double applyMs = 0, commitMs = 0;  // writer busy time for this batch
+    // Change log: seq of the first callback's record (one per committed
+    // callback with ops, in order); 0 when the log is off.
+    double firstSeq = 0;
   };
 
   // What a synchronous Hold() reports.

@@ -72,6 +72,9 @@ class StoreCore {
   std::unordered_set<Txn*> txns_;
 };
 
+// changes(after, limit) glue, shared by Store (its read txn) and Txn.
+Napi::Value JsChanges(const Napi::CallbackInfo& info, MDB_txn* txn, EnvEntry& entry);
+
 class Store : public Napi::ObjectWrap<Store> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -99,6 +102,10 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value GroupRunning(const Napi::CallbackInfo& info);
   Napi::Value GroupFlush(const Napi::CallbackInfo& info);
   Napi::Value GroupRef(const Napi::CallbackInfo& info);
+  Napi::Value Changes(const Napi::CallbackInfo& info);
+  Napi::Value ChangeLogInfo(const Napi::CallbackInfo& info);
+  Napi::Value SyncGet(const Napi::CallbackInfo& info);
+  Napi::Value SyncList(const Napi::CallbackInfo& info);
 
   std::shared_ptr<StoreCore> core_;
 };

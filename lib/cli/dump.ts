@@ -4,21 +4,23 @@ import { LmdbTxnError } from '../index'
 import { CliError, EXIT_OK, keyProblem, openExisting, Output, packageVersion, UsageError } from './common'
 import { dumpMdb } from './dump-mdb'
 import { progressOption, type Command } from './command'
-import { entryLine, headerLine, trailerLine } from './dump-format'
+import { changeLine, entryLine, headerLine, trailerLine } from './dump-format'
+import { kSnapshotNative } from '../internal'
 import { Progress } from './progress'
 import { iterKeys } from './walk'
 
 export const dump: Command = {
   name: 'dump',
-  usage: 'dump <dir> [-o <file>] [--format mdb [-a | -s <db>] [-p]]',
+  usage: 'dump <dir> [-o <file>] [--changes] [--format mdb [-a | -s <db>] [-p]]',
   summary: 'write every entry as text lines (backup, move, diff); format: docs/dump-format.md',
   details: [
     '  -o, --output <file>   write to <file> (via a temporary file, renamed when',
     '                        complete) instead of stdout',
+    '  --changes             also write the change log (its records, base64)',
     '  --format mdb          LMDB\'s own mdb_dump text format (VERSION=3), raw keys',
     '                        and tagged values below the model, readable by mdb_load',
     '                        and other LMDB tools; like mdb_dump: the main database,',
-    '                        or with -a every named one (data, meta), or -s <db> one',
+    '                        or with -a every named one (data, meta, changes, sync), or -s <db> one',
     '  -p, --print           with --format mdb: format=print (printable bytes as',
     '                        text) instead of format=bytevalue (hex)',
     '  --no-progress         no progress bar (shown only with -o when stdout is a terminal)',
@@ -26,6 +28,7 @@ export const dump: Command = {
   ].join('\n'),
   options: {
     output: { type: 'string', short: 'o' },
+    changes: { type: 'boolean' },
     format: { type: 'string' },
     all: { type: 'boolean', short: 'a' },
     database: { type: 'string', short: 's' },
@@ -88,7 +91,20 @@ export const dump: Command = {
         if (sink.pending > 1 << 16) await sink.flush()
         if (sink.closed) return EXIT_OK
       }
-      sink.write(trailerLine(n))
+      let changes: number | undefined
+      if (opts.changes === true) {
+        // From the same snapshot as the entries: the log matches them exactly.
+        changes = 0
+        let after = 0
+        for (;;) {
+          const raw = view![kSnapshotNative].changes(after, 1000)
+          if (raw.length === 0) break
+          for (let i = 0; i < raw.length; i += 2) { sink.write(changeLine(raw[i] as number, raw[i + 1] as Buffer)); changes++ }
+          after = raw[raw.length - 2] as number
+          if (sink.pending > 1 << 16) await sink.flush()
+        }
+      }
+      sink.write(trailerLine(n, changes))
       await finish(sink)
       return EXIT_OK
     } finally {

@@ -17,8 +17,10 @@ import { tree } from './tree'
 import { check } from './check'
 import { dump } from './dump'
 import { load } from './load'
+import { changes } from './changes'
+import { serve } from './serve'
 
-export const commands: Command[] = [stat, ls, get, tree, check, dump, load]
+export const commands: Command[] = [stat, ls, get, tree, check, dump, load, changes, serve]
 
 function usage (): string {
   const width = Math.max(...commands.map((c) => c.usage.length))

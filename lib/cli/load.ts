@@ -9,6 +9,7 @@ import * as nodePath from 'node:path'
 import * as readline from 'node:readline'
 import { open, LmdbTxnError, type Store } from '../index'
 import { addon } from '../native'
+import { kRunSync } from '../internal'
 import { CliError, EXIT_OK, formatCount, openError, type Output, UsageError } from './common'
 import { MdbTextError, MdbTextParser } from './mdb-text'
 import { progressOption, type Command } from './command'
@@ -45,20 +46,20 @@ export const load: Command = {
     if (format !== 'lmdb-txn' && format !== 'mdb') throw new UsageError(`load: --format is lmdb-txn (the default) or mdb, not ${String(format)}`)
     const showProgress = opts['no-progress'] !== true
     if (format === 'mdb') return await loadMdb(dir, file, opts.merge === true, showProgress, out)
-    const entries = await readDump(file, showProgress)
+    const { entries, changes } = await readDump(file, showProgress)
 
     const target = prepareDir(dir)
     let store: Store | undefined
     let committed = false
     try {
       try {
-        store = open(target.abs, { limits: { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER } })
+        store = open(target.abs, { limits: { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }, changeLog: changes.length > 0 })
       } catch (err) {
         throw openError(dir, err)
       }
       const progress = new Progress('load', entries.length, { enabled: showProgress })
       try {
-        store.transactionSync((txn) => {
+        store[kRunSync]((txn, native) => {
           if (opts.merge !== true && txn.keys({ limit: 1 }).length > 0) {
             throw new CliError(`${dir} already has entries: load into a new or empty store, or pass --merge`)
           }
@@ -68,7 +69,9 @@ export const load: Command = {
             else txn.makeLink(e.target, e.key)
             progress.tick()
           }
-        })
+          // The log keeps its seqs; this transaction records no record of its own.
+          for (const c of changes) native.restoreChange(c.seq, c.record)
+        }, 'load')
         committed = true
       } catch (err) {
         if (err instanceof LmdbTxnError) throw new CliError(`load failed, nothing was written: ${err.message}`)
@@ -82,7 +85,8 @@ export const load: Command = {
     }
     const n = (t: DumpEntry['type']): number => entries.filter((e) => e.type === t).length
     out.write(`loaded ${formatCount(entries.length, 'entry', 'entries')} (${formatCount(n('simple'), 'value')}, ` +
-      `${formatCount(n('group'), 'group')}, ${formatCount(n('link'), 'link')}) into ${dir}\n`)
+      `${formatCount(n('group'), 'group')}, ${formatCount(n('link'), 'link')})` +
+      `${changes.length > 0 ? ` and ${formatCount(changes.length, 'change record')}` : ''} into ${dir}\n`)
     return EXIT_OK
   }
 }
@@ -113,11 +117,11 @@ async function loadMdb (dir: string, file: string | undefined, merge: boolean, s
   return EXIT_OK
 }
 
-async function readDump (file: string | undefined, showProgress: boolean): Promise<DumpEntry[]> {
+async function readDump (file: string | undefined, showProgress: boolean): Promise<{ entries: DumpEntry[], changes: Array<{ seq: number, record: Buffer }> }> {
   const parser = new DumpParser()
   await readLines(file, showProgress, (line) => parser.feed(line), DumpFormatError)
   try {
-    return parser.finish()
+    return { entries: parser.finish(), changes: parser.changes }
   } catch (err) {
     if (err instanceof DumpFormatError) throw new CliError(`${file ?? 'stdin'}: ${err.message}; nothing was written`)
     throw err
