@@ -1,0 +1,281 @@
+/**
+ * Primary side of JetStream replication: each record (or each part of a
+ * split record) is one message on `<subjectPrefix>.<storeId>`, with
+ * `Nats-Msg-Id` so the stream drops a re-send, and the publish ack of the
+ * record's last part is the peer's ack (on a stream with replicas: 3, a RAFT
+ * majority stored it).
+ *
+ * Order on the stream is enforced by the server, not hoped for: every publish
+ * carries `Nats-Expected-Last-Subject-Sequence` = the stream seq of our
+ * previous message. A publish that was lost while a later one got through
+ * (reconnect, leader change) would otherwise leave record n+1 before record n
+ * on the stream; with the expectation the later one is refused and the
+ * publisher resynchronises from the stream's last message on the subject.
+ * The price is one round trip per message (no pipelining).
+ */
+import type { NatsConnection } from '@nats-io/nats-core'
+import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream'
+import {
+  checkStreamName, checkSubjectPrefix, HDR_PART, HDR_SEQ, HDR_STORE, loadNats, messageId, natsServers
+} from './nats-client'
+
+export interface JetStreamCreateOptions {
+  /** Stream replicas (1, 3 or 5 in a cluster). Default 1. */
+  replicas?: number
+  /** Stream size limit in bytes; publishes past it are refused (discard: new). */
+  maxBytes?: number
+  /** Age limit in ms after which the stream drops messages (0: none). */
+  maxAge?: number
+}
+
+export interface JetStreamPeerOptions {
+  /** Server URL(s): one, comma-separated, or a list (any node of a cluster). */
+  nats: string | string[]
+  stream: string
+  /** Subjects are `<subjectPrefix>.<storeId>`. Default `lmdb-txn.<stream>`. */
+  subjectPrefix?: string
+  /** Create the stream when missing; without it a missing stream is an error. */
+  create?: JetStreamCreateOptions
+  /** Publish ack timeout in ms (default 5000); a timeout is retried like any failure. */
+  ackTimeoutMs?: number
+  /** Connection name shown by the server (monitoring). */
+  name?: string
+}
+
+/** Where the stream stands for this store: its last message on our subject. */
+export interface StreamPosition {
+  /** Record seq of that message (0: nothing on the subject). */
+  seq: number
+  /** Its part (1-based) and part count (1 for a whole record). */
+  part: number
+  parts: number
+  /** Its stream sequence (0 when none). */
+  streamSeq: number
+}
+
+/** The stream does not exist and `create` was not given. */
+export class StreamMissingError extends Error {
+  readonly code = 'NATS_STREAM_MISSING'
+  constructor (stream: string, servers: string[]) {
+    super(`JetStream stream "${stream}" does not exist on ${servers.join(',')}; create it ` +
+      `(nats stream add ${stream} --subjects '<prefix>.>') or pass create: { replicas, maxBytes, maxAge }`)
+    this.name = 'StreamMissingError'
+  }
+}
+
+/** The stream refused a message (full, or another limit); retried until it takes it. */
+export class StreamRefusedError extends Error {
+  readonly code = 'NATS_STREAM_REFUSED'
+  constructor (stream: string, seq: number, reason: string, options?: ErrorOptions) {
+    super(`JetStream stream "${stream}" refused record ${seq}: ${reason}`, options)
+    this.name = 'StreamRefusedError'
+  }
+}
+
+/** The subject's last message is not ours: someone else publishes on it. */
+export class StreamOrderError extends Error {
+  readonly code = 'NATS_STREAM_ORDER'
+  constructor (message: string) {
+    super(message)
+    this.name = 'StreamOrderError'
+  }
+}
+
+/** Headroom for headers and protocol framing below the server's max_payload. */
+const HEADER_ALLOWANCE = 512
+const API_WRONG_LAST_SEQ = 10071
+const API_STREAM_NOT_FOUND = 10059
+
+export function parsePart (value: string | undefined): { part: number, parts: number } | undefined {
+  if (value === undefined || value === '') return { part: 1, parts: 1 }
+  const m = /^([1-9][0-9]{0,8})\/([1-9][0-9]{0,8})$/.exec(value)
+  if (m === null) return undefined
+  const part = Number(m[1]); const parts = Number(m[2])
+  return part <= parts ? { part, parts } : undefined
+}
+
+export class JetStreamPublisher {
+  readonly servers: string[]
+  readonly stream: string
+  readonly subject: string
+  readonly #opts: JetStreamPeerOptions
+  readonly #storeId: string
+  #nc: NatsConnection | undefined
+  #js: JetStreamClient | undefined
+  #jsm: JetStreamManager | undefined
+  #connecting: Promise<void> | undefined
+  /** Stream seq of our last message on the subject; undefined until resynced. */
+  #lastStreamSeq: number | undefined
+  #position: StreamPosition | undefined
+  #closed = false
+
+  constructor (opts: JetStreamPeerOptions, storeId: string) {
+    this.servers = natsServers(opts.nats)
+    this.stream = checkStreamName('stream', opts.stream)
+    const prefix = checkSubjectPrefix(opts.subjectPrefix ?? `lmdb-txn.${opts.stream}`)
+    if (!/^[A-Za-z0-9_-]+$/.test(storeId)) throw new TypeError(`store id ${JSON.stringify(storeId)} is not a subject token`)
+    const c = opts.create
+    if (c !== undefined) {
+      if (c.replicas !== undefined && !(Number.isInteger(c.replicas) && c.replicas >= 1 && c.replicas <= 5)) throw new RangeError('create.replicas must be an integer 1..5')
+      if (c.maxBytes !== undefined && !(Number.isSafeInteger(c.maxBytes) && c.maxBytes > 0)) throw new RangeError('create.maxBytes must be a positive integer')
+      if (c.maxAge !== undefined && !(Number.isSafeInteger(c.maxAge) && c.maxAge >= 0)) throw new RangeError('create.maxAge must be a non-negative integer (ms)')
+    }
+    if (opts.ackTimeoutMs !== undefined && !(Number.isInteger(opts.ackTimeoutMs) && opts.ackTimeoutMs > 0)) throw new RangeError('ackTimeoutMs must be a positive integer')
+    this.subject = `${prefix}.${storeId}`
+    this.#opts = opts
+    this.#storeId = storeId
+  }
+
+  /** Connects (reconnecting forever afterwards) and checks or creates the stream. */
+  connect (): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('publisher closed'))
+    if (this.#nc !== undefined && this.#nc.isClosed()) { this.#nc = undefined; this.#connecting = undefined }
+    this.#connecting ??= this.#connect().catch((e) => { this.#connecting = undefined; throw e })
+    return this.#connecting
+  }
+
+  async #connect (): Promise<void> {
+    const { transport, jetstream } = loadNats()
+    if (this.#nc === undefined) {
+      this.#nc = await transport.connect({
+        servers: this.servers,
+        name: this.#opts.name ?? `lmdb-txn primary ${this.#storeId}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 5000
+      })
+      this.#js = jetstream.jetstream(this.#nc, { timeout: this.#opts.ackTimeoutMs ?? 5000 })
+      this.#jsm = await jetstream.jetstreamManager(this.#nc, { timeout: 5000 })
+    }
+    await this.#ensureStream()
+  }
+
+  async #ensureStream (): Promise<void> {
+    const jsm = this.#jsm!
+    try {
+      const info = await jsm.streams.info(this.stream)
+      if (!info.config.subjects?.some((s) => subjectMatches(s, this.subject))) {
+        throw new TypeError(`JetStream stream "${this.stream}" does not take subject ${this.subject} (its subjects: ${info.config.subjects?.join(', ')}); set subjectPrefix`)
+      }
+      return
+    } catch (e) {
+      if (apiCode(e) !== API_STREAM_NOT_FOUND) throw e
+    }
+    const c = this.#opts.create
+    if (c === undefined) throw new StreamMissingError(this.stream, this.servers)
+    const { jetstream } = loadNats()
+    const prefix = this.subject.slice(0, this.subject.length - this.#storeId.length - 1)
+    const cfg: Partial<StreamConfig> & { name: string } = {
+      name: this.stream,
+      subjects: [`${prefix}.*`],
+      storage: jetstream.StorageType.File,
+      retention: jetstream.RetentionPolicy.Limits,
+      // Never drop a record a replica may still need to make room: refuse.
+      discard: jetstream.DiscardPolicy.New,
+      num_replicas: c.replicas ?? 1,
+      max_bytes: c.maxBytes ?? -1,
+      max_age: (c.maxAge ?? 0) * 1_000_000,
+      duplicate_window: 120 * 1_000_000_000
+    }
+    try {
+      await jsm.streams.add(cfg)
+    } catch (e) {
+      // Another primary created it meanwhile: fine if it takes our subject.
+      if (!/already in use|already exists/i.test(String((e as Error).message))) throw e
+    }
+  }
+
+  /** Largest message body the server takes (its max_payload less header room). */
+  maxPayload (): number {
+    const info = this.#nc?.info
+    if (info === undefined) throw new Error('not connected')
+    return info.max_payload - HEADER_ALLOWANCE
+  }
+
+  /** The stream's last message on our subject; also resets the ordering expectation. */
+  async position (): Promise<StreamPosition> {
+    await this.connect()
+    const m = await this.#jsm!.streams.getMessage(this.stream, { last_by_subj: this.subject })
+    if (m === null) {
+      this.#position = { seq: 0, part: 1, parts: 1, streamSeq: 0 }
+    } else {
+      const seq = Number(m.header.get(HDR_SEQ))
+      const part = parsePart(m.header.get(HDR_PART))
+      if (!Number.isSafeInteger(seq) || seq < 1 || part === undefined || m.header.get(HDR_STORE) !== this.#storeId) {
+        throw new StreamOrderError(`the last message on ${this.subject} (stream seq ${m.seq}) was not published by lmdb-txn store ${this.#storeId}`)
+      }
+      this.#position = { seq, ...part, streamSeq: m.seq }
+    }
+    this.#lastStreamSeq = this.#position.streamSeq
+    return this.#position
+  }
+
+  /**
+   * Publishes record `seq` as `parts.length` messages, in order, each acked
+   * before the next is sent; resolves once the last part is stored. Parts
+   * already on the stream (a re-send after a lost ack) are skipped.
+   */
+  async publish (seq: number, parts: Uint8Array[]): Promise<void> {
+    if (parts.length === 0) throw new RangeError('a record has at least one part')
+    if (this.#lastStreamSeq === undefined) await this.position()
+    const { transport } = loadNats()
+    let first = 0
+    const at = this.#position
+    if (at !== undefined && at.seq === seq && at.parts === parts.length) first = at.part
+    if (at !== undefined && at.seq > seq) return  // the stream has it already
+    for (let i = first; i < parts.length; i++) {
+      const h = transport.headers()
+      h.set(HDR_STORE, this.#storeId)
+      h.set(HDR_SEQ, String(seq))
+      if (parts.length > 1) h.set(HDR_PART, `${i + 1}/${parts.length}`)
+      let ack
+      try {
+        ack = await this.#js!.publish(this.subject, parts[i], {
+          msgID: messageId(this.#storeId, seq, i + 1, parts.length),
+          expect: { lastSubjectSequence: this.#lastStreamSeq! },
+          headers: h
+        })
+      } catch (e) {
+        this.#lastStreamSeq = undefined  // resync from the stream before the next try
+        this.#position = undefined
+        throw this.#explain(seq, e)
+      }
+      if (ack.stream !== this.stream) throw new StreamOrderError(`subject ${this.subject} is stored by stream "${ack.stream}", not "${this.stream}"`)
+      this.#lastStreamSeq = Math.max(this.#lastStreamSeq!, ack.seq)
+      this.#position = { seq, part: i + 1, parts: parts.length, streamSeq: ack.seq }
+    }
+  }
+
+  #explain (seq: number, e: unknown): Error {
+    const code = apiCode(e)
+    const msg = String((e as Error)?.message ?? e)
+    if (code === API_WRONG_LAST_SEQ) return new StreamOrderError(`the stream's last message on ${this.subject} moved (${msg}); resynchronising`)
+    if (code === API_STREAM_NOT_FOUND) return new StreamMissingError(this.stream, this.servers)
+    if (/maximum (bytes|messages)|resource limits|insufficient resources|storage/i.test(msg)) return new StreamRefusedError(this.stream, seq, msg, { cause: e })
+    return e instanceof Error ? e : new Error(msg)
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    const nc = this.#nc
+    this.#nc = undefined
+    if (nc !== undefined && !nc.isClosed()) await nc.close().catch(() => {})
+  }
+}
+
+export function apiCode (e: unknown): number | undefined {
+  const err = e as { apiError?: () => { err_code?: number } }
+  if (typeof err?.apiError === 'function') return err.apiError().err_code
+  return undefined
+}
+
+/** Whether NATS subject filter `filter` (with * and >) covers `subject`. */
+export function subjectMatches (filter: string, subject: string): boolean {
+  const f = filter.split('.'); const s = subject.split('.')
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i
+    if (i >= s.length) return false
+    if (f[i] !== '*' && f[i] !== s[i]) return false
+  }
+  return f.length === s.length
+}

@@ -1,0 +1,297 @@
+/**
+ * Replica side of JetStream replication: a durable pull consumer on
+ * `<subjectPrefix>.<primary store id>`. Each record (its parts gathered) is
+ * applied in one LMDB transaction that also stores its seq; its messages are
+ * acked only after that commit. A redelivered record (seq <= applied) is
+ * acked and skipped.
+ *
+ * The publisher keeps records in seq order on the stream (see
+ * jetstream-publisher.ts), but a pull consumer may redeliver an old unacked
+ * message after newer ones (a fetch lost in a reconnect, a killed replica).
+ * So a record ahead of the next expected one first makes the consumer
+ * restart from the stream position after the last applied record; if the
+ * first record after such a restart is still ahead, the stream really lacks
+ * it (trimmed by maxAge, purged, lost) and the replica stops with a
+ * ReplicaGapError: it never applies out of order.
+ */
+import type { NatsConnection } from '@nats-io/nats-core'
+import type { Consumer, ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
+import { apiCode, parsePart } from './jetstream-publisher'
+import { checkStreamName, checkSubjectPrefix, HDR_PART, HDR_SEQ, HDR_STORE, loadNats, natsServers } from './nats-client'
+
+export interface JetStreamReplicaOptions {
+  nats: string | string[]
+  stream: string
+  /** Durable consumer name: one per replica store (each replica gets everything). */
+  consumer: string
+  subjectPrefix?: string
+  /** Primary store id; needed only when a new replica's stream carries several stores. */
+  primary?: string
+  /** Messages pulled per request (default 256). */
+  batch?: number
+  backoff?: { initialMs?: number, maxMs?: number }
+}
+
+/** What the consumer needs from the replica store. */
+export interface ReplicaTarget {
+  /** Store id of the primary this replica already belongs to. */
+  primary (): string | undefined
+  /** Last seq applied whole. */
+  appliedSeq (): number
+  /** Applies record `seq` (all parts, in order) in one transaction with its seq. */
+  apply (primary: string, seq: number, parts: Uint8Array[]): Promise<void>
+}
+
+/** The stream lacks a record the replica needs next; the replica stops. */
+export class ReplicaGapError extends Error {
+  readonly code = 'REPLICA_GAP'
+  constructor (readonly expected: number, readonly got: number, stream: string) {
+    super(`replica expects record ${expected} but stream "${stream}" continues with ${got} ` +
+      '(the record was trimmed by maxAge/maxBytes, purged, or lost); re-seed this replica from a dump of the primary')
+    this.name = 'ReplicaGapError'
+  }
+}
+
+export interface JetStreamReplicaStatus {
+  primary: string | undefined
+  appliedSeq: number
+  /** Messages the consumer still has to deliver (from the last pull). */
+  pending: number | undefined
+  retrying: boolean
+  lastError: string | undefined
+  /** Consumer restarts (reorder after redelivery); redeliveries skipped. */
+  restarts: number
+  skipped: number
+  stopped: boolean
+}
+
+interface Parsed { storeId: string, seq: number, part: number, parts: number }
+
+export class JetStreamReplica {
+  readonly servers: string[]
+  readonly #opts: JetStreamReplicaOptions
+  readonly #target: ReplicaTarget
+  readonly #prefix: string
+  #nc: NatsConnection | undefined
+  #js: JetStreamClient | undefined
+  #jsm: JetStreamManager | undefined
+  #primary: string | undefined
+  #abort = new AbortController()
+  /** Stream seq of the last message of the last applied record (this process). */
+  #appliedStreamSeq = 0
+  /** No in-order message accepted since the consumer was (re)started. */
+  #fresh = true
+  #gathering: { seq: number, parts: number, msgs: JsMsg[] } | undefined
+  #status: JetStreamReplicaStatus
+  readonly done: Promise<void>
+
+  constructor (opts: JetStreamReplicaOptions, target: ReplicaTarget) {
+    this.servers = natsServers(opts.nats)
+    checkStreamName('stream', opts.stream)
+    checkStreamName('consumer', opts.consumer)
+    this.#prefix = checkSubjectPrefix(opts.subjectPrefix ?? `lmdb-txn.${opts.stream}`)
+    if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 10_000)) throw new RangeError('batch must be an integer 1..10000')
+    this.#opts = opts
+    this.#target = target
+    this.#primary = target.primary()
+    if (opts.primary !== undefined) {
+      if (!/^[A-Za-z0-9_-]+$/.test(opts.primary)) throw new TypeError(`primary ${JSON.stringify(opts.primary)} is not a store id`)
+      if (this.#primary !== undefined && this.#primary !== opts.primary) throw new Error(`this replica belongs to primary ${this.#primary}, not ${opts.primary}`)
+      this.#primary = opts.primary
+    }
+    this.#status = { primary: this.#primary, appliedSeq: target.appliedSeq(), pending: undefined, retrying: false, lastError: undefined, restarts: 0, skipped: 0, stopped: false }
+    this.done = this.#run().finally(() => { this.#status.stopped = true })
+    this.done.catch(() => {})
+  }
+
+  status (): JetStreamReplicaStatus {
+    return { ...this.#status, appliedSeq: this.#target.appliedSeq() }
+  }
+
+  async close (): Promise<void> {
+    this.#abort.abort()
+    await this.done.catch(() => {})
+  }
+
+  get #subject (): string { return `${this.#prefix}.${this.#primary!}` }
+
+  async #run (): Promise<void> {
+    const signal = this.#abort.signal
+    const initial = this.#opts.backoff?.initialMs ?? 100
+    const max = this.#opts.backoff?.maxMs ?? 5000
+    let delay = initial
+    let consumer: Consumer | undefined
+    try {
+      while (!signal.aborted) {
+        try {
+          await this.#connect()
+          if (this.#primary === undefined && !(await this.#discoverPrimary())) { await sleep(1000, signal); continue }
+          consumer ??= await this.#startConsumer()
+          const outcome = await this.#pull(consumer)
+          this.#status.retrying = false
+          delay = initial
+          if (outcome === 'restart') consumer = undefined
+        } catch (e) {
+          if (e instanceof ReplicaGapError || isFatal(e)) throw e
+          if (signal.aborted) break
+          this.#status.retrying = true
+          this.#status.lastError = String((e as Error)?.message ?? e)
+          consumer = undefined  // unacked deliveries are gone with the failure: restart after the last applied
+          await sleep(delay * (0.5 + Math.random() / 2), signal)
+          delay = Math.min(max, delay * 2)
+        }
+      }
+    } catch (e) {
+      this.#status.lastError = String((e as Error)?.message ?? e)
+      throw e
+    } finally {
+      const nc = this.#nc
+      this.#nc = undefined
+      if (nc !== undefined && !nc.isClosed()) await nc.close().catch(() => {})
+    }
+  }
+
+  async #connect (): Promise<void> {
+    if (this.#nc !== undefined && !this.#nc.isClosed()) return
+    const { transport, jetstream } = loadNats()
+    this.#nc = await transport.connect({
+      servers: this.servers, name: `lmdb-txn replica ${this.#opts.consumer}`,
+      maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000
+    })
+    this.#js = jetstream.jetstream(this.#nc, { timeout: 5000 })
+    this.#jsm = await jetstream.jetstreamManager(this.#nc, { timeout: 5000 })
+  }
+
+  /** A new replica learns its primary from the stream when it carries one store only. */
+  async #discoverPrimary (): Promise<boolean> {
+    const info = await this.#jsm!.streams.info(this.#opts.stream, { subjects_filter: `${this.#prefix}.*` })
+    const subjects = Object.keys(info.state.subjects ?? {})
+    if (subjects.length === 0) return false
+    if (subjects.length > 1) {
+      throw new FatalReplicaError(`stream "${this.#opts.stream}" carries several stores (${subjects.map((s) => s.slice(this.#prefix.length + 1)).join(', ')}); pass primary (--primary <store id>)`)
+    }
+    this.#primary = subjects[0].slice(this.#prefix.length + 1)
+    this.#status.primary = this.#primary
+    return true
+  }
+
+  /**
+   * (Re)creates the durable consumer so delivery starts in stream order right
+   * after the last applied record: in this process from the stream seq we
+   * applied last, after a restart from the consumer's ack floor (acks follow
+   * commits, so everything below it is applied), for a new replica from the
+   * start. Unacked deliveries of an earlier incarnation are dropped with it.
+   */
+  async #startConsumer (): Promise<Consumer> {
+    const jsm = this.#jsm!
+    const name = this.#opts.consumer
+    let start = this.#appliedStreamSeq + 1
+    if (this.#appliedStreamSeq === 0) {
+      start = 1
+      if (this.#target.appliedSeq() > 0) {
+        try {
+          const info = await jsm.consumers.info(this.#opts.stream, name)
+          if (info.config.filter_subject === this.#subject) start = info.ack_floor.stream_seq + 1
+        } catch (e) { if (apiCode(e) !== 10014) throw e }
+      }
+    }
+    try { await jsm.consumers.delete(this.#opts.stream, name) } catch (e) { if (apiCode(e) !== 10014) throw e }
+    const { jetstream } = loadNats()
+    const cfg: Partial<ConsumerConfig> = {
+      durable_name: name,
+      ack_policy: jetstream.AckPolicy.Explicit,
+      filter_subject: this.#subject,
+      deliver_policy: jetstream.DeliverPolicy.StartSequence,
+      opt_start_seq: start,
+      ack_wait: 30_000_000_000,
+      max_ack_pending: 4096,
+      max_deliver: -1
+    }
+    await jsm.consumers.add(this.#opts.stream, cfg)
+    this.#fresh = true
+    this.#gathering = undefined
+    return await this.#js!.consumers.get(this.#opts.stream, name)
+  }
+
+  /** One pull: processes what arrives; 'restart' when the order broke. */
+  async #pull (consumer: Consumer): Promise<'ok' | 'restart'> {
+    const msgs = await consumer.fetch({ max_messages: this.#opts.batch ?? 256, expires: 2000 })
+    const signal = this.#abort.signal
+    for await (const m of msgs) {
+      if (signal.aborted) { msgs.stop(); break }
+      this.#status.pending = m.info.pending
+      const verdict = await this.#handle(m)
+      if (verdict === 'restart') {
+        msgs.stop()
+        this.#status.restarts++
+        return 'restart'
+      }
+    }
+    return 'ok'
+  }
+
+  async #handle (m: JsMsg): Promise<'ok' | 'restart'> {
+    const p = parseMessage(m)
+    if (p === undefined) throw new FatalReplicaError(`stream "${this.#opts.stream}" seq ${m.seq} is not an lmdb-txn record message`)
+    if (p.storeId !== this.#primary) throw new FatalReplicaError(`stream "${this.#opts.stream}" seq ${m.seq} comes from store ${p.storeId}; this replica belongs to ${this.#primary}`)
+    const applied = this.#target.appliedSeq()
+    if (p.seq <= applied) { m.ack(); this.#status.skipped++; return 'ok' }
+    const g = this.#gathering
+    if (p.seq === applied + 1) {
+      if (p.part === 1) {
+        if (g !== undefined) for (const old of g.msgs) old.ack()  // superseded by a re-send
+        this.#gathering = { seq: p.seq, parts: p.parts, msgs: [m] }
+      } else if (g !== undefined && g.seq === p.seq && g.parts === p.parts && g.msgs.length + 1 === p.part) {
+        g.msgs.push(m)
+      } else {
+        return this.#outOfOrder(applied + 1, p.seq)
+      }
+      this.#fresh = false
+      const cur = this.#gathering!
+      if (cur.msgs.length < cur.parts) return 'ok'
+      this.#gathering = undefined
+      await this.#target.apply(this.#primary!, p.seq, cur.msgs.map((x) => x.data))
+      for (const x of cur.msgs) x.ack()
+      this.#appliedStreamSeq = m.seq
+      return 'ok'
+    }
+    return this.#outOfOrder(applied + 1, p.seq)
+  }
+
+  #outOfOrder (expected: number, got: number): 'restart' {
+    if (this.#fresh) throw new ReplicaGapError(expected, got, this.#opts.stream)
+    return 'restart'
+  }
+}
+
+/** Not retried: the replica stops (bad data, foreign store, ambiguous stream). */
+export class FatalReplicaError extends Error {
+  readonly code = 'REPLICA_STOPPED'
+  constructor (message: string) {
+    super(message)
+    this.name = 'FatalReplicaError'
+  }
+}
+
+function isFatal (e: unknown): boolean {
+  return e instanceof FatalReplicaError || (e as { code?: string })?.code === 'RECORD_FORMAT' || e instanceof TypeError || e instanceof RangeError
+}
+
+function parseMessage (m: JsMsg): Parsed | undefined {
+  const h = m.headers
+  if (h === undefined) return undefined
+  const storeId = h.get(HDR_STORE)
+  const seq = Number(h.get(HDR_SEQ))
+  const part = parsePart(h.get(HDR_PART))
+  if (storeId === '' || !Number.isSafeInteger(seq) || seq < 1 || part === undefined) return undefined
+  return { storeId, seq, ...part }
+}
+
+function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) { resolve(); return }
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
