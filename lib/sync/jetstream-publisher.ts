@@ -16,7 +16,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream'
 import {
-  checkStreamName, checkSubjectPrefix, HDR_PART, HDR_SEQ, HDR_STORE, loadNats, messageId, natsServers
+  checkStreamName, checkSubjectPrefix, loadNats, messageId, natsServers
 } from './nats-client'
 
 export interface JetStreamCreateOptions {
@@ -46,7 +46,7 @@ export interface JetStreamPeerOptions {
 export interface StreamPosition {
   /** Record seq of that message (0: nothing on the subject). */
   seq: number
-  /** Its part (1-based) and part count (1 for a whole record). */
+  /** Its part (0-based) and part count (1 for a whole record). */
   part: number
   parts: number
   /** Its stream sequence (0 when none). */
@@ -86,14 +86,6 @@ const HEADER_ALLOWANCE = 512
 const API_WRONG_LAST_SEQ = 10071
 const API_STREAM_NOT_FOUND = 10059
 
-export function parsePart (value: string | undefined): { part: number, parts: number } | undefined {
-  if (value === undefined || value === '') return { part: 1, parts: 1 }
-  const m = /^([1-9][0-9]{0,8})\/([1-9][0-9]{0,8})$/.exec(value)
-  if (m === null) return undefined
-  const part = Number(m[1]); const parts = Number(m[2])
-  return part <= parts ? { part, parts } : undefined
-}
-
 export class JetStreamPublisher {
   readonly servers: string[]
   readonly stream: string
@@ -109,7 +101,10 @@ export class JetStreamPublisher {
   #position: StreamPosition | undefined
   #closed = false
 
-  constructor (opts: JetStreamPeerOptions, storeId: string) {
+  readonly #header: (message: Uint8Array) => { storeId: string, seq: number, part: number, parts: number }
+
+  constructor (opts: JetStreamPeerOptions, storeId: string, header: (message: Uint8Array) => { storeId: string, seq: number, part: number, parts: number }) {
+    this.#header = header
     this.servers = natsServers(opts.nats)
     this.stream = checkStreamName('stream', opts.stream)
     const prefix = checkSubjectPrefix(opts.subjectPrefix ?? `lmdb-txn.${opts.stream}`)
@@ -197,53 +192,42 @@ export class JetStreamPublisher {
     await this.connect()
     const m = await this.#jsm!.streams.getMessage(this.stream, { last_by_subj: this.subject })
     if (m === null) {
-      this.#position = { seq: 0, part: 1, parts: 1, streamSeq: 0 }
+      this.#position = { seq: 0, part: 0, parts: 1, streamSeq: 0 }
     } else {
-      const seq = Number(m.header.get(HDR_SEQ))
-      const part = parsePart(m.header.get(HDR_PART))
-      if (!Number.isSafeInteger(seq) || seq < 1 || part === undefined || m.header.get(HDR_STORE) !== this.#storeId) {
-        throw new StreamOrderError(`the last message on ${this.subject} (stream seq ${m.seq}) was not published by lmdb-txn store ${this.#storeId}`)
+      let h
+      try { h = this.#header(m.data) } catch (e) {
+        throw new StreamOrderError(`the last message on ${this.subject} (stream seq ${m.seq}) is not an lmdb-txn record: ${(e as Error).message}`)
       }
-      this.#position = { seq, ...part, streamSeq: m.seq }
+      if (h.storeId !== this.#storeId) throw new StreamOrderError(`the last message on ${this.subject} (stream seq ${m.seq}) comes from store ${h.storeId}`)
+      this.#position = { seq: h.seq, part: h.part, parts: h.parts, streamSeq: m.seq }
     }
     this.#lastStreamSeq = this.#position.streamSeq
     return this.#position
   }
 
   /**
-   * Publishes record `seq` as `parts.length` messages, in order, each acked
-   * before the next is sent; resolves once the last part is stored. Parts
-   * already on the stream (a re-send after a lost ack) are skipped.
+   * Publishes one wire message (record `at.seq`, part `at.part` of
+   * `at.parts`, 0-based) and resolves once the stream stored it. A message
+   * the stream already holds (a re-send after a lost ack) resolves at once.
    */
-  async publish (seq: number, parts: Uint8Array[]): Promise<void> {
-    if (parts.length === 0) throw new RangeError('a record has at least one part')
+  async publish (message: Uint8Array, at: { seq: number, part: number, parts: number }): Promise<void> {
     if (this.#lastStreamSeq === undefined) await this.position()
-    const { transport } = loadNats()
-    let first = 0
-    const at = this.#position
-    if (at !== undefined && at.seq === seq && at.parts === parts.length) first = at.part
-    if (at !== undefined && at.seq > seq) return  // the stream has it already
-    for (let i = first; i < parts.length; i++) {
-      const h = transport.headers()
-      h.set(HDR_STORE, this.#storeId)
-      h.set(HDR_SEQ, String(seq))
-      if (parts.length > 1) h.set(HDR_PART, `${i + 1}/${parts.length}`)
-      let ack
-      try {
-        ack = await this.#js!.publish(this.subject, parts[i], {
-          msgID: messageId(this.#storeId, seq, i + 1, parts.length),
-          expect: { lastSubjectSequence: this.#lastStreamSeq! },
-          headers: h
-        })
-      } catch (e) {
-        this.#lastStreamSeq = undefined  // resync from the stream before the next try
-        this.#position = undefined
-        throw this.#explain(seq, e)
-      }
-      if (ack.stream !== this.stream) throw new StreamOrderError(`subject ${this.subject} is stored by stream "${ack.stream}", not "${this.stream}"`)
-      this.#lastStreamSeq = Math.max(this.#lastStreamSeq!, ack.seq)
-      this.#position = { seq, part: i + 1, parts: parts.length, streamSeq: ack.seq }
+    const pos = this.#position!
+    if (pos.streamSeq > 0 && (at.seq < pos.seq || (at.seq === pos.seq && at.parts === pos.parts && at.part <= pos.part))) return
+    let ack
+    try {
+      ack = await this.#js!.publish(this.subject, message, {
+        msgID: messageId(this.#storeId, at.seq, at.part, at.parts),
+        expect: { lastSubjectSequence: this.#lastStreamSeq! }
+      })
+    } catch (e) {
+      this.#lastStreamSeq = undefined  // resync from the stream before the next try
+      this.#position = undefined
+      throw this.#explain(at.seq, e)
     }
+    if (ack.stream !== this.stream) throw new StreamOrderError(`subject ${this.subject} is stored by stream "${ack.stream}", not "${this.stream}"`)
+    this.#lastStreamSeq = Math.max(this.#lastStreamSeq!, ack.seq)
+    this.#position = { seq: at.seq, part: at.part, parts: at.parts, streamSeq: ack.seq }
   }
 
   #explain (seq: number, e: unknown): Error {

@@ -16,8 +16,8 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Consumer, ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
-import { apiCode, parsePart } from './jetstream-publisher'
-import { checkStreamName, checkSubjectPrefix, HDR_PART, HDR_SEQ, HDR_STORE, loadNats, natsServers } from './nats-client'
+import { apiCode } from './jetstream-publisher'
+import { checkStreamName, checkSubjectPrefix, loadNats, natsServers } from './nats-client'
 
 export interface JetStreamReplicaOptions {
   nats: string | string[]
@@ -38,8 +38,14 @@ export interface ReplicaTarget {
   primary (): string | undefined
   /** Last seq applied whole. */
   appliedSeq (): number
-  /** Applies record `seq` (all parts, in order) in one transaction with its seq. */
-  apply (primary: string, seq: number, parts: Uint8Array[]): Promise<void>
+  /**
+   * Applies one wire message (a record, or stages a part) in one transaction
+   * with its seq; resolves once durable. Calls take effect in call order.
+   * Rejects with code 'GAP' when it is not the next one (nothing written).
+   */
+  apply (message: Uint8Array): Promise<{ status: 'applied' | 'duplicate' | 'staged' }>
+  /** Decodes the wire header of a message (throws on malformed input). */
+  header (message: Uint8Array): { storeId: string, seq: number, part: number, parts: number }
 }
 
 /** The stream lacks a record the replica needs next; the replica stops. */
@@ -65,8 +71,6 @@ export interface JetStreamReplicaStatus {
   stopped: boolean
 }
 
-interface Parsed { storeId: string, seq: number, part: number, parts: number }
-
 export class JetStreamReplica {
   readonly servers: string[]
   readonly #opts: JetStreamReplicaOptions
@@ -77,11 +81,10 @@ export class JetStreamReplica {
   #jsm: JetStreamManager | undefined
   #primary: string | undefined
   #abort = new AbortController()
-  /** Stream seq of the last message of the last applied record (this process). */
-  #appliedStreamSeq = 0
+  /** Stream seq of the last message applied, staged or skipped in order (this process). */
+  #resumeAfter = 0
   /** No in-order message accepted since the consumer was (re)started. */
   #fresh = true
-  #gathering: { seq: number, parts: number, msgs: JsMsg[] } | undefined
   #status: JetStreamReplicaStatus
   readonly done: Promise<void>
 
@@ -185,8 +188,8 @@ export class JetStreamReplica {
   async #startConsumer (): Promise<Consumer> {
     const jsm = this.#jsm!
     const name = this.#opts.consumer
-    let start = this.#appliedStreamSeq + 1
-    if (this.#appliedStreamSeq === 0) {
+    let start = this.#resumeAfter + 1
+    if (this.#resumeAfter === 0) {
       start = 1
       if (this.#target.appliedSeq() > 0) {
         try {
@@ -209,58 +212,60 @@ export class JetStreamReplica {
     }
     await jsm.consumers.add(this.#opts.stream, cfg)
     this.#fresh = true
-    this.#gathering = undefined
     return await this.#js!.consumers.get(this.#opts.stream, name)
   }
 
-  /** One pull: processes what arrives; 'restart' when the order broke. */
+  /**
+   * One pull. Messages are handed to apply() as they arrive (group commit
+   * shares fsyncs between consecutive records) and each is acked once its
+   * apply resolved, in order. 'restart' when the order broke.
+   */
   async #pull (consumer: Consumer): Promise<'ok' | 'restart'> {
     const msgs = await consumer.fetch({ max_messages: this.#opts.batch ?? 256, expires: 2000 })
     const signal = this.#abort.signal
-    for await (const m of msgs) {
-      if (signal.aborted) { msgs.stop(); break }
-      this.#status.pending = m.info.pending
-      const verdict = await this.#handle(m)
-      if (verdict === 'restart') {
-        msgs.stop()
-        this.#status.restarts++
-        return 'restart'
+    const inFlight: Array<{ m: JsMsg, done: Promise<{ status: string }> }> = []
+    let verdict = 'ok' as 'ok' | 'restart'
+    const settle = async (upTo: number): Promise<void> => {
+      while (inFlight.length > upTo && verdict === 'ok') {
+        const { m, done } = inFlight.shift()!
+        let r
+        try {
+          r = await done
+        } catch (e) {
+          if ((e as { code?: string })?.code !== 'GAP') throw e
+          const expected = (e as { expected?: { seq: number } }).expected?.seq ?? this.#target.appliedSeq() + 1
+          if (this.#fresh) throw new ReplicaGapError(expected, this.#target.header(m.data).seq, this.#opts.stream)
+          verdict = 'restart'
+          break
+        }
+        m.ack()
+        if (r.status === 'duplicate') this.#status.skipped++
+        else this.#fresh = false
+        this.#resumeAfter = Math.max(this.#resumeAfter, m.seq)
       }
     }
-    return 'ok'
-  }
-
-  async #handle (m: JsMsg): Promise<'ok' | 'restart'> {
-    const p = parseMessage(m)
-    if (p === undefined) throw new FatalReplicaError(`stream "${this.#opts.stream}" seq ${m.seq} is not an lmdb-txn record message`)
-    if (p.storeId !== this.#primary) throw new FatalReplicaError(`stream "${this.#opts.stream}" seq ${m.seq} comes from store ${p.storeId}; this replica belongs to ${this.#primary}`)
-    const applied = this.#target.appliedSeq()
-    if (p.seq <= applied) { m.ack(); this.#status.skipped++; return 'ok' }
-    const g = this.#gathering
-    if (p.seq === applied + 1) {
-      if (p.part === 1) {
-        if (g !== undefined) for (const old of g.msgs) old.ack()  // superseded by a re-send
-        this.#gathering = { seq: p.seq, parts: p.parts, msgs: [m] }
-      } else if (g !== undefined && g.seq === p.seq && g.parts === p.parts && g.msgs.length + 1 === p.part) {
-        g.msgs.push(m)
-      } else {
-        return this.#outOfOrder(applied + 1, p.seq)
+    try {
+      for await (const m of msgs) {
+        if (signal.aborted || verdict !== 'ok') break
+        this.#status.pending = m.info.pending
+        let h
+        try { h = this.#target.header(m.data) } catch (e) {
+          throw new FatalReplicaError(`stream "${this.#opts.stream}" seq ${m.seq} is not an lmdb-txn record message: ${(e as Error).message}`)
+        }
+        if (h.storeId !== this.#primary) throw new FatalReplicaError(`stream "${this.#opts.stream}" seq ${m.seq} comes from store ${h.storeId}; this replica belongs to ${this.#primary}`)
+        const done = this.#target.apply(m.data)
+        done.catch(() => {})  // observed by settle()
+        inFlight.push({ m, done })
+        if (m.info.pending === 0 || inFlight.length >= 64) await settle(0)
       }
-      this.#fresh = false
-      const cur = this.#gathering!
-      if (cur.msgs.length < cur.parts) return 'ok'
-      this.#gathering = undefined
-      await this.#target.apply(this.#primary!, p.seq, cur.msgs.map((x) => x.data))
-      for (const x of cur.msgs) x.ack()
-      this.#appliedStreamSeq = m.seq
-      return 'ok'
+      await settle(0)
+    } finally {
+      msgs.stop()
+      // whatever is still in flight settles before the consumer restarts
+      await Promise.allSettled(inFlight.map((x) => x.done))
     }
-    return this.#outOfOrder(applied + 1, p.seq)
-  }
-
-  #outOfOrder (expected: number, got: number): 'restart' {
-    if (this.#fresh) throw new ReplicaGapError(expected, got, this.#opts.stream)
-    return 'restart'
+    if (verdict === 'restart') this.#status.restarts++
+    return verdict
   }
 }
 
@@ -274,17 +279,8 @@ export class FatalReplicaError extends Error {
 }
 
 function isFatal (e: unknown): boolean {
-  return e instanceof FatalReplicaError || (e as { code?: string })?.code === 'RECORD_FORMAT' || e instanceof TypeError || e instanceof RangeError
-}
-
-function parseMessage (m: JsMsg): Parsed | undefined {
-  const h = m.headers
-  if (h === undefined) return undefined
-  const storeId = h.get(HDR_STORE)
-  const seq = Number(h.get(HDR_SEQ))
-  const part = parsePart(h.get(HDR_PART))
-  if (storeId === '' || !Number.isSafeInteger(seq) || seq < 1 || part === undefined) return undefined
-  return { storeId, seq, ...part }
+  const code = (e as { code?: string })?.code
+  return e instanceof FatalReplicaError || code === 'RECORD_FORMAT' || code === 'FOREIGN_PRIMARY' || e instanceof TypeError || e instanceof RangeError
 }
 
 function sleep (ms: number, signal: AbortSignal): Promise<void> {

@@ -70,13 +70,7 @@ export function checkSubjectPrefix (prefix: unknown): string {
   return prefix
 }
 
-/** Header names (the Nats-Msg-Id one is JetStream's; the others are ours). */
-export const HDR_MSG_ID = 'Nats-Msg-Id'
-export const HDR_SEQ = 'Lmdb-Txn-Seq'
-export const HDR_PART = 'Lmdb-Txn-Part'
-export const HDR_STORE = 'Lmdb-Txn-Store'
-
-/** Msg id of a record (or of part `part` of `parts`). */
+/** Msg id (deduplication) of a record, or of part `part` (0-based) of `parts`. */
 export function messageId (storeId: string, seq: number, part: number, parts: number): string {
-  return parts === 1 ? `${storeId}:${seq}` : `${storeId}:${seq}:${part}`
+  return parts === 1 ? `${storeId}:${seq}` : `${storeId}:${seq}:${part + 1}/${parts}`
 }
