@@ -17,8 +17,9 @@ import { tree } from './tree'
 import { check } from './check'
 import { dump } from './dump'
 import { load } from './load'
+import { replicate } from './replicate'
 
-export const commands: Command[] = [stat, ls, get, tree, check, dump, load]
+export const commands: Command[] = [stat, ls, get, tree, check, dump, load, replicate]
 
 function usage (): string {
   const width = Math.max(...commands.map((c) => c.usage.length))

@@ -15,6 +15,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream'
+import { LmdbTxnError } from '../errors'
 import {
   checkStreamName, checkSubjectPrefix, loadNats, messageId, natsServers
 } from './nats-client'
@@ -54,30 +55,24 @@ export interface StreamPosition {
 }
 
 /** The stream does not exist and `create` was not given. */
-export class StreamMissingError extends Error {
-  readonly code = 'NATS_STREAM_MISSING'
+export class StreamMissingError extends LmdbTxnError {
   constructor (stream: string, servers: string[]) {
-    super(`JetStream stream "${stream}" does not exist on ${servers.join(',')}; create it ` +
-      `(nats stream add ${stream} --subjects '<prefix>.>') or pass create: { replicas, maxBytes, maxAge }`)
-    this.name = 'StreamMissingError'
+    super('NATS_STREAM_MISSING', `JetStream stream "${stream}" does not exist on ${servers.join(',')}; create it ` +
+      `(nats stream add ${stream} --subjects '<prefix>.*' --discard new) or pass create: { replicas, maxBytes, maxAge }`)
   }
 }
 
 /** The stream refused a message (full, or another limit); retried until it takes it. */
-export class StreamRefusedError extends Error {
-  readonly code = 'NATS_STREAM_REFUSED'
+export class StreamRefusedError extends LmdbTxnError {
   constructor (stream: string, seq: number, reason: string, options?: ErrorOptions) {
-    super(`JetStream stream "${stream}" refused record ${seq}: ${reason}`, options)
-    this.name = 'StreamRefusedError'
+    super('NATS_STREAM_REFUSED', `JetStream stream "${stream}" refused record ${seq}: ${reason}`, options)
   }
 }
 
 /** The subject's last message is not ours: someone else publishes on it. */
-export class StreamOrderError extends Error {
-  readonly code = 'NATS_STREAM_ORDER'
+export class StreamOrderError extends LmdbTxnError {
   constructor (message: string) {
-    super(message)
-    this.name = 'StreamOrderError'
+    super('NATS_STREAM_ORDER', message)
   }
 }
 

@@ -16,6 +16,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Consumer, ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
+import { LmdbTxnError } from '../errors'
 import { apiCode } from './jetstream-publisher'
 import { checkStreamName, checkSubjectPrefix, loadNats, natsServers } from './nats-client'
 
@@ -49,12 +50,10 @@ export interface ReplicaTarget {
 }
 
 /** The stream lacks a record the replica needs next; the replica stops. */
-export class ReplicaGapError extends Error {
-  readonly code = 'REPLICA_GAP'
+export class ReplicaGapError extends LmdbTxnError {
   constructor (readonly expected: number, readonly got: number, stream: string) {
-    super(`replica expects record ${expected} but stream "${stream}" continues with ${got} ` +
+    super('REPLICA_GAP', `replica expects record ${expected} but stream "${stream}" continues with ${got} ` +
       '(the record was trimmed by maxAge/maxBytes, purged, or lost); re-seed this replica from a dump of the primary')
-    this.name = 'ReplicaGapError'
   }
 }
 
@@ -270,11 +269,9 @@ export class JetStreamReplica {
 }
 
 /** Not retried: the replica stops (bad data, foreign store, ambiguous stream). */
-export class FatalReplicaError extends Error {
-  readonly code = 'REPLICA_STOPPED'
+export class FatalReplicaError extends LmdbTxnError {
   constructor (message: string) {
-    super(message)
-    this.name = 'FatalReplicaError'
+    super('REPLICA_STOPPED', message)
   }
 }
 

@@ -3,6 +3,7 @@
  * never load (or install) them; a `{ nats }` peer or `replicate --nats` loads
  * them on first use and names the packages when they are missing.
  */
+import { LmdbTxnError } from '../errors'
 import type * as Transport from '@nats-io/transport-node'
 import type * as JetStream from '@nats-io/jetstream'
 import type * as Core from '@nats-io/nats-core'
@@ -14,12 +15,10 @@ export interface NatsModules {
 }
 
 /** A `{ nats }` peer was configured but the client packages are not installed. */
-export class NatsClientMissingError extends Error {
-  readonly code = 'NATS_CLIENT_MISSING'
+export class NatsClientMissingError extends LmdbTxnError {
   constructor (cause: unknown) {
-    super('JetStream replication needs the optional packages @nats-io/transport-node and @nats-io/jetstream ' +
+    super('NATS_CLIENT_MISSING', 'JetStream replication needs the optional packages @nats-io/transport-node and @nats-io/jetstream ' +
       '(npm install @nats-io/transport-node@^3.3.1 @nats-io/jetstream@^3.3.1)', { cause })
-    this.name = 'NatsClientMissingError'
   }
 }
 
