@@ -15,6 +15,7 @@
         "native/entries.cc",
         "native/store.cc",
         "native/txn.cc",
+        "native/change_log.cc",
         "native/group_writer.cc",
         "native/lmdb_stderr.c"
       ],

@@ -14,6 +14,10 @@ import { MapFullError, StoreClosedError } from './errors'
 
 interface Pending {
   seq: number
+  /** resolve with { value, seq: change-log seq } instead of the value */
+  withSeq: boolean
+  changeSeq?: number
+  recorded?: boolean
   fn: (txn: Transaction) => unknown
   resolve: (value: any) => void
   reject: (err: unknown) => void
@@ -38,6 +42,7 @@ const closedError = (): StoreClosedError =>
 export class GroupCommit {
   readonly #native: NativeStore
   readonly #limits: { maxOps: number, maxBytes: number }
+  readonly #onCommitted: () => void
   #started = false
   #queue: Pending[] = []
   #seq = 0
@@ -53,12 +58,13 @@ export class GroupCommit {
   #flushes = new Map<number, { resolve: () => void, reject: (e: unknown) => void }>()
   #settleWaiters: Array<{ seq: number, resolve: () => void }> = []
 
-  constructor (native: NativeStore, limits: { maxOps: number, maxBytes: number }) {
+  constructor (native: NativeStore, limits: { maxOps: number, maxBytes: number }, onCommitted: () => void) {
     this.#native = native
     this.#limits = limits
+    this.#onCommitted = onCommitted
   }
 
-  enqueue<T> (fn: (txn: Transaction) => T): Promise<T> {
+  enqueue<T> (fn: (txn: Transaction) => T, withSeq = false): Promise<T> {
     try {
       requireSyncCallback(fn, 'transaction()')
       if (!this.#native.isOpen) throw new StoreClosedError('the store is closed')
@@ -66,7 +72,7 @@ export class GroupCommit {
       return Promise.reject(err)
     }
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ seq: ++this.#seq, fn, resolve, reject })
+      this.#queue.push({ seq: ++this.#seq, withSeq, fn, resolve, reject })
       this.#pump()
     })
   }
@@ -182,18 +188,33 @@ export class GroupCommit {
       return
     }
     let ended: unknown
+    let records = 0
     for (const p of batch) {
+      p.recorded = false
+      p.changeSeq = undefined
       if (!native.active) break
       native.beginChild(true, this.#limits.maxOps, this.#limits.maxBytes)
       try {
         const value = p.fn(new Transaction(native, 'transaction()'))
         if (isThenable(value)) rejectThenable(value, 'transaction()')
-        native.commitChild()
+        p.recorded = native.commitChild()
+        if (p.recorded) records++
         p.outcome = { ok: true, value }
       } catch (error) {
         native.abortChild()
         p.outcome = { ok: false, error }
         if (!native.active) ended = error
+      }
+    }
+    // One change record per callback that changed something, in call order,
+    // in the batch's own LMDB transaction.
+    if (records > 0 && native.active) {
+      try {
+        let seq = native.logGroup()
+        for (const p of batch) if (p.recorded) p.changeSeq = seq++
+      } catch (error) {
+        if (native.active) throw error
+        ended = error
       }
     }
     if (!this.#native.isOpen) {
@@ -224,6 +245,7 @@ export class GroupCommit {
     if (error === undefined) {
       this.#growthRetries = 0
       this.#postponed = 0
+      if (batch.some((p) => p.changeSeq !== undefined)) this.#onCommitted()
       this.#settle(batch)
       return
     }
@@ -242,7 +264,7 @@ export class GroupCommit {
   #settle (batch: Pending[]): void {
     for (const p of batch) {
       const o = p.outcome!
-      if (o.ok) p.resolve(o.value)
+      if (o.ok) p.resolve(p.withSeq ? { value: o.value, seq: p.changeSeq } : o.value)
       else p.reject(o.error)
       if (p.seq > this.#settledSeq) this.#settledSeq = p.seq
     }

@@ -1,4 +1,7 @@
-export { open, Store, type StoreStat } from './store'
+export { open, Store, type StoreStat, type ChangesOptions, type WatchOptions } from './store'
+export type { Change, ChangeOp, ChangeLogStat } from './changes'
+export { applyChange } from './changes'
+export type { ReplicaStat } from './sync-state'
 export { Transaction, type RemoveOptions } from './transaction'
 export { Snapshot } from './snapshot'
 export type { OpenOptions, Durability, Limits } from './options'

@@ -27,9 +27,17 @@ export interface NativeTxn extends NativeReader {
   remove (path: string, recursive: boolean): boolean
   hasKey (path: string): boolean
   beginChild (isolated?: boolean, maxOps?: number, maxBytes?: number): void
-  commitChild (): void
+  /** True when an isolated level (a group-commit callback) became a change record. */
+  commitChild (): boolean
   abortChild (): void
-  commit (): void
+  /** The change-log seq it recorded, or undefined. */
+  commit (): number | undefined
+  /** Group txn: writes one record per recorded callback; first seq or 0. */
+  logGroup (): number
+  trimChanges (upTo: number): number
+  syncGet (key: Uint8Array): Buffer | undefined
+  syncPut (key: Uint8Array, value: Uint8Array): void
+  syncDelete (key: Uint8Array): boolean
   abort (): void
   readonly active: boolean
   readonly mapFullGrown: boolean
@@ -46,7 +54,11 @@ export interface NativeStat {
   readers: number
   maxReaders: number
   formatVersion: number
+  /** Random 128-bit id of the store (hex), created with it. */
+  storeId?: string
 }
+
+export interface NativeChangeLogInfo { on: boolean, first?: number, last?: number, count?: number }
 
 export interface NativeStoreOptions {
   readOnly: boolean
@@ -55,6 +67,7 @@ export interface NativeStoreOptions {
   maxReaders: number
   durabilityFlags: number
   maxLinkDepth: number
+  changeLog: boolean
 }
 
 export interface NativeStore extends NativeReader {
@@ -69,6 +82,11 @@ export interface NativeStore extends NativeReader {
   groupAbort (txn: NativeTxn): void
   groupFlush (id: number): void
   groupRef (ref: boolean): void
+  /** [seq, record, seq, record, ...] with seq > after, at most limit records. */
+  changes (after: number, limit: number): Array<number | Buffer>
+  changeLogInfo (): NativeChangeLogInfo
+  syncGet (key: Buffer): Buffer | undefined
+  syncList (prefix: Buffer): Buffer[]
   readonly isOpen: boolean
 }
 

@@ -26,6 +26,12 @@ export interface OpenOptions {
   /** Links followed while resolving one path. Default 32. */
   maxLinkDepth?: number
   limits?: Limits
+  /**
+   * Record every committed transaction in the change log (SPEC §11.1,
+   * docs/replication.md). Once on it stays on for the store, for every
+   * process and handle: a store's log never misses a transaction.
+   */
+  changeLog?: boolean
 }
 
 export interface ResolvedOptions {
@@ -36,6 +42,7 @@ export interface ResolvedOptions {
   maxReaders: number
   maxLinkDepth: number
   limits: Required<Limits>
+  changeLog: boolean
 }
 
 const MiB = 1024 * 1024
@@ -46,10 +53,11 @@ export const DEFAULTS: ResolvedOptions = Object.freeze({
   readOnly: false,
   maxReaders: 126,
   maxLinkDepth: 32,
-  limits: Object.freeze({ maxOps: 1_000_000, maxBytes: 256 * MiB })
+  limits: Object.freeze({ maxOps: 1_000_000, maxBytes: 256 * MiB }),
+  changeLog: false
 }) as ResolvedOptions
 
-const KNOWN = new Set(['mapSize', 'maxMapSize', 'durability', 'readOnly', 'maxReaders', 'maxLinkDepth', 'limits'])
+const KNOWN = new Set(['mapSize', 'maxMapSize', 'durability', 'readOnly', 'maxReaders', 'maxLinkDepth', 'limits', 'changeLog'])
 const DURABILITY: Record<Durability, () => number> = {
   sync: () => 0,
   nometasync: () => addon.MDB_NOMETASYNC,
@@ -98,6 +106,10 @@ export function resolveOptions (options: unknown): ResolvedOptions {
   if (o.readOnly !== undefined) {
     if (typeof o.readOnly !== 'boolean') throw new TypeError(`readOnly must be a boolean, got ${describe(o.readOnly)}`)
     out.readOnly = o.readOnly
+  }
+  if (o.changeLog !== undefined) {
+    if (typeof o.changeLog !== 'boolean') throw new TypeError(`changeLog must be a boolean, got ${describe(o.changeLog)}`)
+    out.changeLog = o.changeLog
   }
   if (o.maxReaders !== undefined) out.maxReaders = integer('maxReaders', o.maxReaders, 1, 1 << 20)
   if (o.maxLinkDepth !== undefined) out.maxLinkDepth = integer('maxLinkDepth', o.maxLinkDepth, 0, 1 << 16)

@@ -13,6 +13,9 @@ import { applyMessage, planMessage, type Message } from './message'
 import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
 import { TransactionTooLargeError } from './errors'
 import { GroupCommit } from './group-commit'
+import { decodeRecord, notifyCommitted, waitForCommit, type Change, type ChangeLogStat } from './changes'
+import { readSeq, SYNC_KEYS, type ReplicaStat } from './sync-state'
+import { kRawChanges, kSyncGet, kTransactionSeq } from './internal'
 
 // Handles still open on this thread. At 'exit' (before Node stops worker
 // threads) they are closed, so a begin() left open here cannot keep a
@@ -38,6 +41,33 @@ export interface StoreStat extends NativeStat {
   durability: Durability
   readOnly: boolean
   lmdbVersion: string
+  /** The change log's extent; undefined when the log is off. */
+  changeLog: ChangeLogStat | undefined
+  /** Where this store stands as a replica; undefined if it never was one. */
+  replica: ReplicaStat | undefined
+}
+
+export interface ChangesOptions {
+  /** Only records with seq > after (default 0). */
+  after?: number
+  /** At most this many records. */
+  limit?: number
+}
+
+export interface WatchOptions {
+  /** Start after this seq (default: the last seq now, i.e. only new commits). */
+  after?: number
+  /** Aborting it ends the iteration cleanly. */
+  signal?: AbortSignal
+}
+
+function seqOption (o: Record<string, unknown>, name: string, fallback: number): number {
+  const v = o[name]
+  if (v === undefined) return fallback
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new RangeError(`options.${name} must be a non-negative integer, got ${describe(v)}`)
+  }
+  return v
 }
 
 export class Store extends ReadView {
@@ -56,13 +86,14 @@ export class Store extends ReadView {
       maxMapSize: options.maxMapSize,
       maxReaders: options.maxReaders,
       durabilityFlags: durabilityFlags(options.durability),
-      maxLinkDepth: options.maxLinkDepth
+      maxLinkDepth: options.maxLinkDepth,
+      changeLog: options.changeLog
     })
     super(native)
     this.path = path
     this.options = Object.freeze(options)
     this.#native = native
-    this.#group = new GroupCommit(this.#native, options.limits)
+    this.#group = new GroupCommit(this.#native, options.limits, () => notifyCommitted(path))
     this.#ref = track(this)
   }
 
@@ -78,7 +109,7 @@ export class Store extends ReadView {
    */
   begin (): Transaction {
     const { maxOps, maxBytes } = this.options.limits
-    return new Transaction(this.#native.begin(maxOps, maxBytes), undefined, this)
+    return new Transaction(this.#native.begin(maxOps, maxBytes), undefined, this, () => notifyCommitted(this.path))
   }
 
   /**
@@ -87,12 +118,79 @@ export class Store extends ReadView {
    */
   transactionSync<T> (fn: (txn: Transaction) => T): T {
     requireSyncCallback(fn, 'transactionSync()')
-    return this.#runSync(fn, 'transactionSync()')
+    return this.#runSync(fn, 'transactionSync()').value
   }
 
   /** Group commit: resolves with fn's result once its batch is durable. */
   transaction<T> (fn: (txn: Transaction) => T): Promise<T> {
     return this.#group.enqueue(fn)
+  }
+
+  /** @internal store.transaction(fn) that also tells the change-log seq it recorded (lib/sync). */
+  [kTransactionSeq]<T> (fn: (txn: Transaction) => T): Promise<{ value: T, seq: number | undefined }> {
+    return this.#group.enqueue(fn, true) as unknown as Promise<{ value: T, seq: number | undefined }>
+  }
+
+  /** @internal a value of the `sync` database (replication state) */
+  [kSyncGet] (key: Buffer): Buffer | undefined {
+    return this.#native.syncGet(key)
+  }
+
+  /** @internal stored records with seq > after, undecoded (the wire payloads) */
+  [kRawChanges] (after: number, limit: number): Array<{ seq: number, record: Buffer }> {
+    const raw = this.#native.changes(after, limit)
+    const out: Array<{ seq: number, record: Buffer }> = []
+    for (let i = 0; i < raw.length; i += 2) out.push({ seq: raw[i] as number, record: raw[i + 1] as Buffer })
+    return out
+  }
+
+  /** Records with seq > after, ascending (SPEC §11.1); [] when the log is off. */
+  changes (options?: ChangesOptions): Change[] {
+    const o = methodOptions(options)
+    const after = seqOption(o, 'after', 0)
+    const limit = seqOption(o, 'limit', Number.MAX_SAFE_INTEGER)
+    const raw = this.#native.changes(after, limit)
+    const out: Change[] = []
+    for (let i = 0; i < raw.length; i += 2) out.push(decodeRecord(raw[i] as number, raw[i + 1] as Buffer))
+    return out
+  }
+
+  /** Seq of the newest record (0 when none). */
+  lastChangeSeq (): number {
+    return this.#native.changeLogInfo().last ?? 0
+  }
+
+  /**
+   * Committed records in order, as they commit: at once for this process's
+   * commits, within 50 ms for other processes'. Ends when the loop breaks
+   * or `signal` aborts.
+   */
+  async * watch (options?: WatchOptions): AsyncGenerator<Change, void, undefined> {
+    const o = methodOptions(options)
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describe(o.signal)}`)
+    const signal = o.signal as AbortSignal | undefined
+    const aborted = (): boolean => signal?.aborted === true
+    let cursor = seqOption(o, 'after', -1)
+    if (cursor < 0) cursor = this.lastChangeSeq()
+    while (!aborted() && this.isOpen) {
+      const batch = this.changes({ after: cursor, limit: 1000 })
+      for (const change of batch) {
+        if (aborted()) return
+        cursor = change.seq
+        yield change
+      }
+      if (batch.length > 0) continue
+      if (this.lastChangeSeq() > cursor) continue
+      await waitForCommit(this.path, signal)
+    }
+  }
+
+  /** Drops records with seq <= upTo; seqs never restart. Returns how many went. */
+  trimChanges (upTo: number): number {
+    if (typeof upTo !== 'number' || !Number.isSafeInteger(upTo) || upTo < 0) {
+      throw new RangeError(`upTo must be a non-negative integer, got ${describe(upTo)}`)
+    }
+    return this.#runSync((txn) => txn.native.trimChanges(upTo), 'trimChanges()').value
   }
 
   /** Writes a whole message in one transaction; validated before it opens. */
@@ -151,12 +249,18 @@ export class Store extends ReadView {
   }
 
   stat (): StoreStat {
+    const log = this.#native.changeLogInfo()
+    const primary = this.#native.syncGet(Buffer.from(SYNC_KEYS.replicaPrimary))
     return {
       ...this.#native.stat(),
       path: this.path,
       durability: this.options.durability,
       readOnly: this.options.readOnly,
-      lmdbVersion: addon.lmdbVersion
+      lmdbVersion: addon.lmdbVersion,
+      changeLog: log.on ? { first: log.first!, last: log.last!, count: log.count! } : undefined,
+      replica: primary === undefined
+        ? undefined
+        : { primary: primary.toString('hex'), appliedSeq: readSeq(this.#native.syncGet(Buffer.from(SYNC_KEYS.replicaApplied))) }
     }
   }
 
@@ -173,15 +277,17 @@ export class Store extends ReadView {
 
   [Symbol.dispose] (): void { this.close() }
 
-  #runSync<T> (fn: (txn: Transaction) => T, where: string): T {
+  /** @internal one write transaction (callback forms); `seq` is the record it logged. */
+  #runSync<T> (fn: (txn: Transaction) => T, where: string): { value: T, seq: number | undefined } {
     const { maxOps, maxBytes } = this.options.limits
     for (let attempt = 0; ; attempt++) {
       const native = this.#native.begin(maxOps, maxBytes)
       try {
-        const result = fn(new Transaction(native, where))
-        if (isThenable(result)) rejectThenable(result, where)
-        native.commit()
-        return result
+        const value = fn(new Transaction(native, where))
+        if (isThenable(value)) rejectThenable(value, where)
+        const seq = native.commit()
+        if (seq !== undefined) notifyCommitted(this.path)
+        return { value, seq }
       } catch (err) {
         // MDB_MAP_FULL ended the transaction and the map grew: run it again.
         if (native.mapFullGrown && attempt < MAX_GROWTH_RETRIES) continue

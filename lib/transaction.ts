@@ -50,12 +50,15 @@ export class Transaction extends ReadView {
    */
   readonly store: Store | undefined
 
+  readonly #onCommit: (() => void) | undefined
+
   /** @internal use store.begin() */
-  constructor (native: NativeTxn, managedBy?: string, store?: Store) {
+  constructor (native: NativeTxn, managedBy?: string, store?: Store, onCommit?: () => void) {
     super(native)
     this.native = native
     this.managedBy = managedBy
     this.store = store
+    this.#onCommit = onCommit
   }
 
   /** False after commit, abort, a failure, or crossing a limit. */
@@ -103,10 +106,16 @@ export class Transaction extends ReadView {
     return result
   }
 
-  /** Commits; durable per the store's `durability` when it returns. */
-  commit (): void {
+  /**
+   * Commits; durable per the store's `durability` when it returns. Returns
+   * the change-log seq it recorded (undefined when the log is off or the
+   * transaction changed nothing).
+   */
+  commit (): number | undefined {
     this.#requireUnmanaged('commit')
-    this.native.commit()
+    const seq = this.native.commit()
+    if (seq !== undefined) this.#onCommit?.()
+    return seq
   }
 
   abort (): void {

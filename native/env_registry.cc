@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <random>
 #include <utility>
 
 #include "errors.h"
@@ -20,6 +21,30 @@ std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<EnvEntry>> registry;
 constexpr const char* kDataDb = "data";
 constexpr const char* kMetaDb = "meta";
 constexpr const char* kVersionKey = "format-version";
+constexpr const char* kChangesDb = "changes";
+constexpr const char* kSyncDb = "sync";
+constexpr const char* kStoreIdKey = "store-id";
+constexpr const char* kChangeLogKey = "change-log";
+
+MDB_val MetaKey(const char* name) { return MDB_val{std::strlen(name), const_cast<char*>(name)}; }
+
+std::string Hex(const unsigned char* b, size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(digits[b[i] >> 4]);
+    out.push_back(digits[b[i] & 15]);
+  }
+  return out;
+}
+
+void RandomBytes(unsigned char* out, size_t n) {
+  std::random_device rd;  // /dev/urandom on Linux
+  for (size_t i = 0; i < n; i += 4) {
+    uint32_t r = rd();
+    for (size_t j = 0; j < 4 && i + j < n; ++j) out[i + j] = static_cast<unsigned char>(r >> (8 * j));
+  }
+}
 
 // Growth starts before the map is full so most writes never see MDB_MAP_FULL.
 constexpr double kGrowAt = 0.75;
@@ -34,7 +59,7 @@ std::shared_ptr<EnvEntry> EnvEntry::Acquire(Napi::Env env, const EnvOptions& opt
   if (!S_ISDIR(st.st_mode)) ThrowLmdb(env, ENOTDIR, "open " + options.path);
   auto key = std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
 
-  std::lock_guard<std::mutex> lock(registryMutex);
+  std::unique_lock<std::mutex> lock(registryMutex);
   auto it = registry.find(key);
   if (it != registry.end()) {
     std::shared_ptr<EnvEntry> entry = it->second;
@@ -48,6 +73,15 @@ std::shared_ptr<EnvEntry> EnvEntry::Acquire(Napi::Env env, const EnvOptions& opt
     int dead = 0;
     mdb_reader_check(entry->env_, &dead);
     entry->openCount_++;
+    if (options.changeLog && !entry->readOnly_) {
+      lock.unlock();  // it may wait for LMDB's writer lock
+      try {
+        entry->EnableChangeLog(env);
+      } catch (...) {
+        entry->Release();
+        throw;
+      }
+    }
     return entry;
   }
   auto entry = std::make_shared<EnvEntry>();
@@ -69,7 +103,7 @@ void EnvEntry::OpenOrThrow(Napi::Env env, const EnvOptions& options) {
     ThrowLmdb(env, rc, "mdb_env_create");
   }
   try {
-    Check(env, mdb_env_set_maxdbs(env_, 4), "mdb_env_set_maxdbs");
+    Check(env, mdb_env_set_maxdbs(env_, 8), "mdb_env_set_maxdbs");
     Check(env, mdb_env_set_mapsize(env_, options.mapSize), "mdb_env_set_mapsize");
     Check(env, mdb_env_set_maxreaders(env_, options.maxReaders), "mdb_env_set_maxreaders");
     // MDB_NOTLS: reader slots belong to txn objects, not threads, so a
@@ -103,6 +137,7 @@ void EnvEntry::OpenOrThrow(Napi::Env env, const EnvOptions& options) {
     // A store opened with a mapSize above the ceiling keeps its size.
     if (maxMapSize_ < MapSize()) maxMapSize_ = MapSize();
     CheckFormat(env);
+    OpenAux(env, options.changeLog);
   } catch (...) {
     mdb_env_close(env_);
     env_ = nullptr;
@@ -175,6 +210,86 @@ void EnvEntry::CheckFormat(Napi::Env env) {
     throw;
   }
   Check(env, mdb_txn_commit(txn), "mdb_txn_commit");
+}
+
+void EnvEntry::OpenAux(Napi::Env env, bool enableLog) {
+  MDB_txn* txn = nullptr;
+  Check(env, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "mdb_txn_begin");
+  int rc = mdb_dbi_open(txn, kChangesDb, 0, &changesDbi_);
+  if (rc == MDB_SUCCESS) rc = mdb_dbi_open(txn, kSyncDb, 0, &syncDbi_);
+  MDB_val k = MetaKey(kStoreIdKey), v;
+  if (rc == MDB_SUCCESS) rc = mdb_get(txn, metaDbi_, &k, &v);
+  if (rc == MDB_SUCCESS && v.mv_size == 16) storeId_ = Hex(static_cast<unsigned char*>(v.mv_data), 16);
+  bool logOn = rc == MDB_SUCCESS && ChangeLogOn(txn);
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    ThrowLmdb(env, rc, "open the change log");
+  }
+  Check(env, mdb_txn_commit(txn), "mdb_txn_commit");  // keeps the dbi handles
+  if (rc == MDB_SUCCESS && (logOn || !enableLog)) return;
+  if (readOnly_) {
+    changesDbi_ = syncDbi_ = 0;  // an older store: no log until a writable open
+    return;
+  }
+  // Created under the writer lock; another process may have won the race,
+  // so every step is idempotent.
+  Check(env, mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
+  try {
+    Check(env, mdb_dbi_open(txn, kChangesDb, MDB_CREATE, &changesDbi_), "mdb_dbi_open changes");
+    Check(env, mdb_dbi_open(txn, kSyncDb, MDB_CREATE, &syncDbi_), "mdb_dbi_open sync");
+    rc = mdb_get(txn, metaDbi_, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      unsigned char id[16];
+      RandomBytes(id, sizeof id);
+      MDB_val idv{sizeof id, id};
+      Check(env, mdb_put(txn, metaDbi_, &k, &idv, 0), "mdb_put store-id");
+      storeId_ = Hex(id, 16);
+    } else {
+      Check(env, rc, "mdb_get store-id");
+      storeId_ = Hex(static_cast<unsigned char*>(v.mv_data), v.mv_size);
+    }
+    if (enableLog) {
+      unsigned char on = 1;
+      MDB_val lk = MetaKey(kChangeLogKey), lv{1, &on};
+      Check(env, mdb_put(txn, metaDbi_, &lk, &lv, 0), "mdb_put change-log");
+    }
+  } catch (...) {
+    mdb_txn_abort(txn);
+    changesDbi_ = syncDbi_ = 0;
+    throw;
+  }
+  Check(env, mdb_txn_commit(txn), "mdb_txn_commit");
+}
+
+void EnvEntry::EnableChangeLog(Napi::Env env) {
+  MDB_txn* txn = nullptr;
+  Check(env, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "mdb_txn_begin");
+  bool on = ChangeLogOn(txn);
+  mdb_txn_abort(txn);
+  if (on) return;
+  if (writer.load() == std::this_thread::get_id()) {
+    Throw(env, ErrorKind::TransactionBusy,
+          "turning the change log on needs the write lock, which a transaction of this thread holds");
+  }
+  Check(env, BeginTxn(0, &txn), "mdb_txn_begin");
+  unsigned char one = 1;
+  MDB_val lk = MetaKey(kChangeLogKey), lv{1, &one};
+  int rc = mdb_put(txn, metaDbi_, &lk, &lv, 0);
+  if (rc == MDB_SUCCESS) {
+    rc = mdb_txn_commit(txn);
+  } else {
+    mdb_txn_abort(txn);
+  }
+  EndTxn();
+  Check(env, rc, "turn the change log on");
+}
+
+bool EnvEntry::ChangeLogOn(MDB_txn* txn) const {
+  if (changesDbi_ == 0) return false;
+  MDB_val k = MetaKey(kChangeLogKey), v;
+  int rc = mdb_get(txn, metaDbi_, &k, &v);
+  // A failed lookup records anyway: a record too many is harmless, one missing is not.
+  return rc != MDB_NOTFOUND;
 }
 
 void EnvEntry::Release() {

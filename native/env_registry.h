@@ -23,6 +23,7 @@ struct EnvOptions {
   uint64_t mapSize = 0;
   uint64_t maxMapSize = 0;
   unsigned maxReaders = 126;
+  bool changeLog = false;  // turn the change log on (it stays on, in `meta`)
 };
 
 class EnvEntry {
@@ -36,6 +37,19 @@ class EnvEntry {
 
   MDB_env* env() const { return env_; }
   MDB_dbi dataDbi() const { return dataDbi_; }
+  MDB_dbi metaDbi() const { return metaDbi_; }
+  // `changes` (the change log) and `sync` (replication state: cursors, the
+  // replica's applied seq, staged parts). 0 only for an old store opened
+  // read-only before any writable open created them.
+  MDB_dbi changesDbi() const { return changesDbi_; }
+  MDB_dbi syncDbi() const { return syncDbi_; }
+  bool hasAux() const { return changesDbi_ != 0; }
+  // Random 128-bit id created with the store (hex), empty as for hasAux().
+  const std::string& storeId() const { return storeId_; }
+  // Whether the change log is on, read in `txn` (a write txn reads it under
+  // LMDB's writer lock, so it is exact even if another process just turned
+  // it on).
+  bool ChangeLogOn(MDB_txn* txn) const;
   bool readOnly() const { return readOnly_; }
   const std::string& path() const { return path_; }
   uint64_t maxMapSize() const { return maxMapSize_; }
@@ -87,6 +101,10 @@ class EnvEntry {
  private:
   void OpenOrThrow(Napi::Env env, const EnvOptions& options);
   void CheckFormat(Napi::Env env);
+  // Opens (creating when writable) `changes`, `sync` and the store id; with
+  // `enableLog`, turns the change log on.
+  void OpenAux(Napi::Env env, bool enableLog);
+  void EnableChangeLog(Napi::Env env);
   bool GrowLocked();
   uint64_t MapSizeLocked();
   int AdoptMapSize();
@@ -94,6 +112,9 @@ class EnvEntry {
   MDB_env* env_ = nullptr;
   MDB_dbi dataDbi_ = 0;
   MDB_dbi metaDbi_ = 0;
+  MDB_dbi changesDbi_ = 0;
+  MDB_dbi syncDbi_ = 0;
+  std::string storeId_;
   bool readOnly_ = false;
   std::string path_;
   uint64_t maxMapSize_ = 0;

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "addon.h"
+#include "change_log.h"
 #include "errors.h"
 #include "txn.h"
 
@@ -89,6 +90,10 @@ Napi::Function Store::Define(Napi::Env env) {
                          InstanceMethod<&Store::GroupAbort>("groupAbort"),
                          InstanceMethod<&Store::GroupFlush>("groupFlush"),
                          InstanceMethod<&Store::GroupRef>("groupRef"),
+                         InstanceMethod<&Store::Changes>("changes"),
+                         InstanceMethod<&Store::ChangeLogInfo>("changeLogInfo"),
+                         InstanceMethod<&Store::SyncGet>("syncGet"),
+                         InstanceMethod<&Store::SyncList>("syncList"),
                          InstanceAccessor<&Store::IsOpen>("isOpen"),
                      });
 }
@@ -107,6 +112,7 @@ Store::Store(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Store>(info) {
   options.mapSize = static_cast<uint64_t>(o.Get("mapSize").ToNumber().DoubleValue());
   options.maxMapSize = static_cast<uint64_t>(o.Get("maxMapSize").ToNumber().DoubleValue());
   options.maxReaders = o.Get("maxReaders").ToNumber().Uint32Value();
+  options.changeLog = o.Get("changeLog").ToBoolean();
   unsigned durability = o.Get("durabilityFlags").ToNumber().Uint32Value();
   int maxLinkDepth = o.Get("maxLinkDepth").ToNumber().Int32Value();
   std::shared_ptr<EnvEntry> entry = EnvEntry::Acquire(env, options);
@@ -248,6 +254,7 @@ Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
   out.Set("readers", active);
   out.Set("maxReaders", ei.me_maxreaders);
   out.Set("formatVersion", kFormatVersion);
+  if (!entry.storeId().empty()) out.Set("storeId", entry.storeId());
   return out;
 }
 
@@ -311,6 +318,116 @@ Napi::Value Store::GroupFlush(const Napi::CallbackInfo& info) {
 Napi::Value Store::GroupRef(const Napi::CallbackInfo& info) {
   if (!core_->closed() && core_->group()) core_->group()->SetRef(info.Env(), info[0].ToBoolean());
   return info.Env().Undefined();
+}
+
+// changes(after, limit) → [seq, record, seq, record, ...] (records copied)
+Napi::Value Store::Changes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  if (!RequireOpen(env).entry().hasAux()) return out;
+  uint64_t after = static_cast<uint64_t>(info[0].ToNumber().DoubleValue());
+  double limit = info[1].ToNumber().DoubleValue();
+  WithRead(info, [&](const ReadContext& ctx) {
+    MDB_cursor* cur = nullptr;
+    Check(env, mdb_cursor_open(ctx.txn, core_->entry().changesDbi(), &cur), "mdb_cursor_open");
+    struct Close {
+      MDB_cursor* c;
+      ~Close() { mdb_cursor_close(c); }
+    } close{cur};
+    unsigned char start[8];
+    EncodeSeq(after + 1, start);
+    MDB_val k{8, start}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    uint32_t n = 0;
+    while (rc == MDB_SUCCESS && n < 2 * limit) {
+      if (k.mv_size != 8) ThrowLmdb(env, MDB_CORRUPTED, "a change log key is not 8 bytes");
+      out.Set(n++, static_cast<double>(DecodeSeq(k.mv_data)));
+      out.Set(n++, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(v.mv_data), v.mv_size));
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) ThrowLmdb(env, rc, "reading the change log");
+    return env.Undefined();
+  });
+  return out;
+}
+
+// changeLogInfo() → { on, first, last, count } (first = last + 1 when empty)
+Napi::Value Store::ChangeLogInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  EnvEntry& entry = RequireOpen(env).entry();
+  if (!entry.hasAux()) {
+    out.Set("on", false);
+    return out;
+  }
+  WithRead(info, [&](const ReadContext& ctx) {
+    uint64_t last = 0, first = 0;
+    Check(env, LastChangeSeq(ctx.txn, entry.changesDbi(), entry.metaDbi(), &last), "reading the change log");
+    MDB_stat ms;
+    Check(env, mdb_stat(ctx.txn, entry.changesDbi(), &ms), "mdb_stat");
+    MDB_cursor* cur = nullptr;
+    Check(env, mdb_cursor_open(ctx.txn, entry.changesDbi(), &cur), "mdb_cursor_open");
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_SUCCESS && k.mv_size == 8) first = DecodeSeq(k.mv_data);
+    else if (rc == MDB_NOTFOUND) first = last + 1;
+    else ThrowLmdb(env, rc == MDB_SUCCESS ? MDB_CORRUPTED : rc, "reading the change log");
+    out.Set("on", entry.ChangeLogOn(ctx.txn));
+    out.Set("first", static_cast<double>(first));
+    out.Set("last", static_cast<double>(last));
+    out.Set("count", static_cast<double>(ms.ms_entries));
+    return env.Undefined();
+  });
+  return out;
+}
+
+// syncGet(key) → Buffer | undefined: replication state at the latest commit
+Napi::Value Store::SyncGet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvEntry& entry = RequireOpen(env).entry();
+  if (!entry.hasAux()) return env.Undefined();
+  if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "key must be a Buffer");
+  Napi::Buffer<uint8_t> key = info[0].As<Napi::Buffer<uint8_t>>();
+  if (key.Length() == 0 || key.Length() > kMaxKeySize) throw Napi::RangeError::New(env, "key size");
+  return WithRead(info, [&](const ReadContext& ctx) -> Napi::Value {
+    MDB_val k{key.Length(), key.Data()}, v;
+    int rc = mdb_get(ctx.txn, entry.syncDbi(), &k, &v);
+    if (rc == MDB_NOTFOUND) return env.Undefined();
+    Check(env, rc, "mdb_get (sync)");
+    return Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(v.mv_data), v.mv_size);
+  });
+}
+
+// syncList(prefix) → [key, value, ...] of the sync database under `prefix`
+Napi::Value Store::SyncList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  EnvEntry& entry = RequireOpen(env).entry();
+  if (!entry.hasAux()) return out;
+  if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "prefix must be a Buffer");
+  Napi::Buffer<uint8_t> prefix = info[0].As<Napi::Buffer<uint8_t>>();
+  if (prefix.Length() == 0 || prefix.Length() > kMaxKeySize) throw Napi::RangeError::New(env, "prefix size");
+  WithRead(info, [&](const ReadContext& ctx) {
+    MDB_cursor* cur = nullptr;
+    Check(env, mdb_cursor_open(ctx.txn, entry.syncDbi(), &cur), "mdb_cursor_open");
+    struct Close {
+      MDB_cursor* c;
+      ~Close() { mdb_cursor_close(c); }
+    } close{cur};
+    MDB_val k{prefix.Length(), prefix.Data()}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    uint32_t n = 0;
+    while (rc == MDB_SUCCESS && k.mv_size >= prefix.Length() &&
+           std::memcmp(k.mv_data, prefix.Data(), prefix.Length()) == 0) {
+      out.Set(n++, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(k.mv_data), k.mv_size));
+      out.Set(n++, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(v.mv_data), v.mv_size));
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) ThrowLmdb(env, rc, "reading the sync database");
+    return env.Undefined();
+  });
+  return out;
 }
 
 }  // namespace lmdbtxn

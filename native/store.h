@@ -97,6 +97,10 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value GroupAbort(const Napi::CallbackInfo& info);
   Napi::Value GroupFlush(const Napi::CallbackInfo& info);
   Napi::Value GroupRef(const Napi::CallbackInfo& info);
+  Napi::Value Changes(const Napi::CallbackInfo& info);
+  Napi::Value ChangeLogInfo(const Napi::CallbackInfo& info);
+  Napi::Value SyncGet(const Napi::CallbackInfo& info);
+  Napi::Value SyncList(const Napi::CallbackInfo& info);
 
   std::shared_ptr<StoreCore> core_;
 };

@@ -31,6 +31,11 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceAccessor<&Txn::Active>("active"),
                          InstanceAccessor<&Txn::MapFullGrown>("mapFullGrown"),
                          InstanceMethod<&Txn::HasKey>("hasKey"),
+                         InstanceMethod<&Txn::LogGroup>("logGroup"),
+                         InstanceMethod<&Txn::TrimChanges>("trimChanges"),
+                         InstanceMethod<&Txn::SyncGet>("syncGet"),
+                         InstanceMethod<&Txn::SyncPut>("syncPut"),
+                         InstanceMethod<&Txn::SyncDelete>("syncDelete"),
                      });
 }
 
@@ -52,6 +57,7 @@ void Txn::StartWrite(std::shared_ptr<StoreCore> core, MDB_txn* root, double maxO
   state_ = State::Active;
   maxOps_ = maxOps;
   maxBytes_ = maxBytes;
+  logging_ = core_->entry().ChangeLogOn(root);
   core_->Track(this);
 }
 
@@ -92,6 +98,8 @@ void Txn::EndBecauseStoreClosed() {
 }
 
 void Txn::End(bool commit, State next, int* commitRc) {
+  changes_.Clear();
+  groupRecords_.clear();
   if (group_) {
     // The writer thread owns the root (and LMDB's lock): children are ours
     // to abort, the root goes back to the writer.
@@ -208,6 +216,10 @@ void Txn::Put(Napi::Env env, Key& key, uint8_t tag, const void* data, size_t siz
   uint8_t* dst = static_cast<uint8_t*>(v.mv_data);
   dst[0] = tag;
   if (size) std::memcpy(dst + 1, data, size);
+  if (!logging_) return;
+  if (tag == kSimple) changes_.Write(key.view(), data, size);
+  else if (tag == kGroup) changes_.Group(key.view());
+  else changes_.Link(key.view(), std::string_view(static_cast<const char*>(data), size));
 }
 
 Napi::Value Txn::Read(const Napi::CallbackInfo& info) {
@@ -299,6 +311,7 @@ Napi::Value Txn::Remove(const Napi::CallbackInfo& info) {
   bool existed = false;
   int rc = RemoveEntries(Context(env), key.view(), recursive, &existed);
   if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_del");
+  if (logging_) changes_.Remove(key.view(), recursive);
   return Napi::Boolean::New(env, existed);
 }
 
@@ -309,7 +322,7 @@ Napi::Value Txn::BeginChild(const Napi::CallbackInfo& info) {
   MDB_txn* child = nullptr;
   Check(env, mdb_txn_begin(core_->entry().env(), Current(), 0, &child), "mdb_txn_begin (nested)");
   bool isolated = info.Length() > 0 && info[0].ToBoolean();
-  children_.push_back(Level{child, isolated, ops_, bytes_, maxOps_, maxBytes_, state_, failure_});
+  children_.push_back(Level{child, isolated, ops_, bytes_, maxOps_, maxBytes_, state_, failure_, changes_.mark()});
   if (isolated) {
     ops_ = bytes_ = 0;
     if (info.Length() > 2) {
@@ -320,13 +333,21 @@ Napi::Value Txn::BeginChild(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void Txn::PopChild(bool commit, int* rc) {
+bool Txn::PopChild(bool commit, int* rc) {
   Level level = children_.back();
   children_.pop_back();
+  bool recorded = false;
   if (commit) {
     *rc = mdb_txn_commit(level.txn);  // merges into the parent; frees the child either way
+    // A group-commit callback is a logical transaction of its own.
+    if (group_ && level.isolated && changes_.count() > level.mark.count) {
+      groupRecords_.emplace_back();
+      changes_.SplitAfter(level.mark, &groupRecords_.back());
+      recorded = true;
+    }
   } else {
     mdb_txn_abort(level.txn);
+    changes_.Truncate(level.mark);  // a savepoint's undone ops never reach the log
   }
   if (level.isolated) {
     ops_ = level.ops;
@@ -336,6 +357,7 @@ void Txn::PopChild(bool commit, int* rc) {
     state_ = level.state;
     failure_ = level.failure;
   }
+  return recorded;
 }
 
 Napi::Value Txn::CommitChild(const Napi::CallbackInfo& info) {
@@ -343,9 +365,9 @@ Napi::Value Txn::CommitChild(const Napi::CallbackInfo& info) {
   RequireUsable(env);
   if (children_.empty()) throw Napi::TypeError::New(env, "no nested transaction is open");
   int rc = MDB_SUCCESS;
-  PopChild(true, &rc);
+  bool recorded = PopChild(true, &rc);
   if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_txn_commit (nested)");
-  return env.Undefined();
+  return Napi::Boolean::New(env, recorded);
 }
 
 // Undoes the innermost savepoint. A no-op when the whole transaction has
@@ -364,9 +386,15 @@ Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
                                "commit() was called inside a nested transaction(fn) callback; "
                                "return from the callback instead");
   }
-  if (ops_ == 0) {  // an empty transaction commits nothing: no txn id, no sync
+  if (ops_ == 0 && !dirty_) {  // an empty transaction commits nothing: no txn id, no sync
     End(false, State::Committed, nullptr);
     return env.Undefined();
+  }
+  uint64_t seq = 0;
+  if (logging_ && !changes_.empty()) {
+    EnvEntry& e = core_->entry();
+    int lrc = AppendChangeRecord(root_, e.changesDbi(), e.metaDbi(), changes_, NowMs(), &seq);
+    if (lrc != MDB_SUCCESS) FailWith(env, lrc, "writing the change record");
   }
   Check(env, core_->entry().ApplyDurability(core_->durabilityFlags()), "mdb_env_set_flags");
   std::shared_ptr<StoreCore> core = core_;
@@ -385,7 +413,8 @@ Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
     failure_ = "the commit failed with " + LmdbCodeName(rc) + "; nothing was written";
     ThrowLmdb(env, rc, "mdb_txn_commit");
   }
-  return env.Undefined();
+  if (seq == 0) return env.Undefined();
+  return Napi::Number::New(env, static_cast<double>(seq));
 }
 
 Napi::Value Txn::Abort(const Napi::CallbackInfo& info) {
@@ -412,6 +441,93 @@ Napi::Value Txn::HasKey(const Napi::CallbackInfo& info) {
   ReadKey(env, info[0], "path", key);
   Entry e;
   return Napi::Boolean::New(env, Lookup(Context(env), key.view(), &e));
+}
+
+// logGroup() → seq of the first record written, or 0: writes one record per
+// committed group-commit callback into the batch's root, in callback order,
+// just before the batch goes to the writer thread for commit.
+Napi::Value Txn::LogGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  if (!children_.empty()) throw Napi::TypeError::New(env, "a savepoint is still open");
+  uint64_t first = 0;
+  EnvEntry& e = core_->entry();
+  double now = NowMs();
+  for (const ChangeOps& record : groupRecords_) {
+    uint64_t seq = 0;
+    int rc = AppendChangeRecord(root_, e.changesDbi(), e.metaDbi(), record, now, &seq);
+    if (rc != MDB_SUCCESS) FailWith(env, rc, "writing the change record");
+    if (first == 0) first = seq;
+  }
+  groupRecords_.clear();
+  return Napi::Number::New(env, static_cast<double>(first));
+}
+
+void Txn::RequireAux(Napi::Env env) {
+  RequireWritable(env);
+  if (!core_->entry().hasAux()) {
+    Throw(env, ErrorKind::ReadOnly, "this store has no change log or sync database yet; open it writable once");
+  }
+}
+
+// trimChanges(upTo) → records removed
+Napi::Value Txn::TrimChanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireAux(env);
+  EnvEntry& e = core_->entry();
+  uint64_t removed = 0;
+  int rc = lmdbtxn::TrimChanges(Current(), e.changesDbi(), e.metaDbi(),
+                                static_cast<uint64_t>(info[0].ToNumber().DoubleValue()), &removed);
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "trimming the change log");
+  dirty_ = true;
+  return Napi::Number::New(env, static_cast<double>(removed));
+}
+
+namespace {
+MDB_val BytesArg(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, std::string(name) + " must be a Uint8Array");
+  }
+  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  return MDB_val{a.ByteLength(), a.Data()};
+}
+}  // namespace
+
+// syncGet(key: Uint8Array) → Buffer | undefined, in this txn's view
+Napi::Value Txn::SyncGet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireAux(env);
+  MDB_val k = BytesArg(env, info[0], "key"), v;
+  if (k.mv_size == 0 || k.mv_size > kMaxKeySize) throw Napi::RangeError::New(env, "key size");
+  int rc = mdb_get(Current(), core_->entry().syncDbi(), &k, &v);
+  if (rc == MDB_NOTFOUND) return env.Undefined();
+  Check(env, rc, "mdb_get (sync)");
+  return Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(v.mv_data), v.mv_size);
+}
+
+// syncPut(key, value): replication state, never logged, never counted
+Napi::Value Txn::SyncPut(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireAux(env);
+  MDB_val k = BytesArg(env, info[0], "key"), v = BytesArg(env, info[1], "value");
+  if (k.mv_size == 0 || k.mv_size > kMaxKeySize) throw Napi::RangeError::New(env, "key size");
+  int rc = mdb_put(Current(), core_->entry().syncDbi(), &k, &v, 0);
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_put (sync)");
+  dirty_ = true;
+  return env.Undefined();
+}
+
+// syncDelete(key) → whether it existed
+Napi::Value Txn::SyncDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireAux(env);
+  MDB_val k = BytesArg(env, info[0], "key");
+  if (k.mv_size == 0 || k.mv_size > kMaxKeySize) throw Napi::RangeError::New(env, "key size");
+  int rc = mdb_del(Current(), core_->entry().syncDbi(), &k, nullptr);
+  if (rc == MDB_NOTFOUND) return Napi::Boolean::New(env, false);
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_del (sync)");
+  dirty_ = true;
+  return Napi::Boolean::New(env, true);
 }
 
 }  // namespace lmdbtxn

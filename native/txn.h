@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "change_log.h"
 #include "entries.h"
 
 namespace lmdbtxn {
@@ -45,10 +46,12 @@ class Txn : public Napi::ObjectWrap<Txn> {
     double ops, bytes, maxOps, maxBytes;
     State state;
     std::string failure;
+    ChangeOps::Mark mark;  // where its ops start in changes_
   };
 
   MDB_txn* Current() const { return children_.empty() ? root_ : children_.back().txn; }
-  void PopChild(bool commit, int* rc);
+  // Returns whether an isolated level became a change record of its own.
+  bool PopChild(bool commit, int* rc);
   ReadContext Context(Napi::Env env) const;
   void RequireUsable(Napi::Env env);
   void RequireWritable(Napi::Env env);
@@ -78,6 +81,13 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value Active(const Napi::CallbackInfo& info);
   Napi::Value MapFullGrown(const Napi::CallbackInfo& info);
   Napi::Value HasKey(const Napi::CallbackInfo& info);
+  // Change log and replication state (lib/changes.ts, lib/sync/).
+  Napi::Value LogGroup(const Napi::CallbackInfo& info);
+  Napi::Value TrimChanges(const Napi::CallbackInfo& info);
+  Napi::Value SyncGet(const Napi::CallbackInfo& info);
+  Napi::Value SyncPut(const Napi::CallbackInfo& info);
+  Napi::Value SyncDelete(const Napi::CallbackInfo& info);
+  void RequireAux(Napi::Env env);
 
   std::shared_ptr<StoreCore> core_;
   bool write_ = false;
@@ -90,6 +100,12 @@ class Txn : public Napi::ObjectWrap<Txn> {
   double maxOps_ = 0, maxBytes_ = 0;
   double ops_ = 0, bytes_ = 0;
   std::string scratch_;  // UTF-8 of string values, reused
+  // The change log: ops recorded while logging_ (read under the writer lock
+  // at begin); a group txn keeps one record per committed isolated level.
+  bool logging_ = false;
+  ChangeOps changes_;
+  std::vector<ChangeOps> groupRecords_;
+  bool dirty_ = false;  // wrote internal state (sync db, trim): commit even without ops
 };
 
 }  // namespace lmdbtxn

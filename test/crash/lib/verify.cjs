@@ -158,8 +158,11 @@ function verifyStore (dir, { open, maxSeq, acked = [], allowKey = () => false, l
       pairs = mdbDump(dir, 'data')
       const meta = mdbDump(dir, 'meta')
       const fv = meta.find(([k]) => k.toString() === 'format-version')
-      if (meta.length !== 1 || !fv || fv[1].length !== 4 || fv[1].readUInt32LE(0) !== 1) {
-        problems.push(`meta database is not { format-version: 1 }: ${JSON.stringify(meta.map(([k, v]) => [k.toString(), v.toString('hex')]))}`)
+      const id = meta.find(([k]) => k.toString() === 'store-id')
+      // format-version, the store id (16 random bytes) and, once used, the change log's keys
+      const known = new Set(['format-version', 'store-id', 'change-log', 'change-log-floor'])
+      if (!fv || fv[1].length !== 4 || fv[1].readUInt32LE(0) !== 1 || !id || id[1].length !== 16 || meta.some(([k]) => !known.has(k.toString()))) {
+        problems.push(`meta database is not { format-version: 1, store-id: 16 bytes }: ${JSON.stringify(meta.map(([k, v]) => [k.toString(), v.toString('hex')]))}`)
       }
     } catch (err) {
       pairs = undefined

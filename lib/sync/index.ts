@@ -1,0 +1,25 @@
+/**
+ * lmdb-txn/sync — replication of the change log to peers (SPEC §11.2,
+ * §11.3; docs/replication.md).
+ *
+ * Primary: replicate(store, { peers }) → Replication.
+ * Replica: serveReplica(store, options) (HTTP endpoint, `lmdb-txn serve`),
+ * or applyMessage(store, bytes) from any other transport.
+ * Transports: implement Peer (lib/sync/peer.ts) over the wire format
+ * (lib/sync/wire.ts); registerTransport() lets replicate() build them
+ * from peer specs.
+ */
+export { replicate, registerTransport, Replication, type ReplicateOptions, type PeerStatus, type PeerSpec, type PeerContext } from './replicate'
+export { serveReplica, type ServeOptions, type ReplicaServer } from './http-server'
+export { HttpPeer, type HttpPeerOptions } from './http-peer'
+export { applyMessage, replicaState, GapError, ForeignPrimaryError, type ApplyResult, type ApplyStatus } from './apply'
+export { type Peer, type PeerHello, PeerError } from './peer'
+export {
+  encodeMessage, decodeMessage, splitRecord, opOffsets,
+  WIRE_MAGIC, WIRE_VERSION, WIRE_HEADER_BYTES, MAX_PARTS, FLAG_PER_OP,
+  type WireMessage, type PeerLimits
+} from './wire'
+export { CursorStore } from './cursors'
+export { exponentialBackoff, type BackoffOptions, type BackoffPolicy } from './backoff'
+export { SyncTimeoutError, ReplicationClosedError } from './errors'
+export { RecordFormatError, decodeRecord, encodeRecord, type Change, type ChangeOp } from '../changes'
