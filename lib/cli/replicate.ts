@@ -22,6 +22,7 @@ export const replicate: Command = {
     '  --subject-prefix <p>    subjects are <p>.<store id> (default lmdb-txn.<stream>)',
     '  --primary <store id>    which store to follow when the stream carries several',
     '  --durability <mode>     sync (default) | nometasync | nosync, for the replica store',
+    '  --change-log            open the replica with its own change log (it records each applied record once)',
     '  --status-every <ms>     print a status line to stderr this often (default 0: never)',
     '',
     'Needs the optional packages @nats-io/transport-node and @nats-io/jetstream.',
@@ -34,7 +35,8 @@ export const replicate: Command = {
     'subject-prefix': { type: 'string' },
     primary: { type: 'string' },
     durability: { type: 'string' },
-    'status-every': { type: 'string' }
+    'status-every': { type: 'string' },
+    'change-log': { type: 'boolean' }
   },
   minArgs: 1,
   maxArgs: 1,
@@ -47,7 +49,7 @@ export const replicate: Command = {
     if (!Number.isInteger(every) || every < 0) throw new UsageError('replicate: --status-every must be a whole number of ms')
     // loaded here: the sync module registers the JetStream transport
     const { jetStreamReplica } = await import('../sync/jetstream')
-    const store = open(args[0], { durability: durability as Durability })
+    const store = open(args[0], { durability: durability as Durability, changeLog: opts['change-log'] === true })
     let rep
     try {
       rep = jetStreamReplica(store, {

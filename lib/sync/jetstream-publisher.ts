@@ -197,6 +197,7 @@ export class JetStreamPublisher {
       this.#position = { seq: h.seq, part: h.part, parts: h.parts, streamSeq: m.seq }
     }
     this.#lastStreamSeq = this.#position.streamSeq
+    if (process.env.JS_TRACE) process.stderr.write(`position ${JSON.stringify(this.#position)}\n`)
     return this.#position
   }
 
@@ -208,7 +209,19 @@ export class JetStreamPublisher {
   async publish (message: Uint8Array, at: { seq: number, part: number, parts: number }): Promise<void> {
     if (this.#lastStreamSeq === undefined) await this.position()
     const pos = this.#position!
-    if (pos.streamSeq > 0 && (at.seq < pos.seq || (at.seq === pos.seq && at.parts === pos.parts && at.part <= pos.part))) return
+    if (pos.streamSeq > 0) {
+      const complete = pos.part + 1 === pos.parts
+      // already on the stream (a re-send after a lost ack)
+      if (at.seq < pos.seq || (at.seq === pos.seq && (complete || (at.parts === pos.parts && at.part <= pos.part)))) return
+      // only the message right after the stream's last one may follow it
+      const follows = at.part === 0
+        ? (at.seq === pos.seq + 1 && complete) || at.seq === pos.seq
+        : at.seq === pos.seq && at.parts === pos.parts && at.part === pos.part + 1
+      if (!follows) {
+        throw new StreamOrderError(`stream "${this.stream}" holds ${this.subject} up to seq ${pos.seq} part ${pos.part + 1}/${pos.parts}; ` +
+          `seq ${at.seq} part ${at.part + 1}/${at.parts} cannot follow it`)
+      }
+    }
     let ack
     try {
       ack = await this.#js!.publish(this.subject, message, {
@@ -216,11 +229,13 @@ export class JetStreamPublisher {
         expect: { lastSubjectSequence: this.#lastStreamSeq! }
       })
     } catch (e) {
+      if (process.env.JS_TRACE) process.stderr.write(`fail ${at.seq} exp ${this.#lastStreamSeq} ${(e as Error).message}\n`)
       this.#lastStreamSeq = undefined  // resync from the stream before the next try
       this.#position = undefined
       throw this.#explain(at.seq, e)
     }
     if (ack.stream !== this.stream) throw new StreamOrderError(`subject ${this.subject} is stored by stream "${ack.stream}", not "${this.stream}"`)
+    if (process.env.JS_TRACE && (ack.duplicate || ack.seq !== this.#lastStreamSeq! + 1)) process.stderr.write(`ack ${at.seq} exp ${this.#lastStreamSeq} -> ${JSON.stringify(ack)}\n`)
     this.#lastStreamSeq = Math.max(this.#lastStreamSeq!, ack.seq)
     this.#position = { seq: at.seq, part: at.part, parts: at.parts, streamSeq: ack.seq }
   }

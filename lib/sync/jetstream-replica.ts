@@ -51,8 +51,9 @@ export interface ReplicaTarget {
 
 /** The stream lacks a record the replica needs next; the replica stops. */
 export class ReplicaGapError extends LmdbTxnError {
-  constructor (readonly expected: number, readonly got: number, stream: string) {
+  constructor (readonly expected: number, readonly got: number, stream: string, streamSeq: number, after: number) {
     super('REPLICA_GAP', `replica expects record ${expected} but stream "${stream}" continues with ${got} ` +
+      `(stream seq ${streamSeq}, reading from ${after + 1}) ` +
       '(the record was trimmed by maxAge/maxBytes, purged, or lost); re-seed this replica from a dump of the primary')
   }
 }
@@ -233,7 +234,7 @@ export class JetStreamReplica {
         } catch (e) {
           if ((e as { code?: string })?.code !== 'GAP') throw e
           const expected = (e as { expected?: { seq: number } }).expected?.seq ?? this.#target.appliedSeq() + 1
-          if (this.#fresh) throw new ReplicaGapError(expected, this.#target.header(m.data).seq, this.#opts.stream)
+          if (this.#fresh) throw new ReplicaGapError(expected, this.#target.header(m.data).seq, this.#opts.stream, m.seq, this.#resumeAfter)
           verdict = 'restart'
           break
         }

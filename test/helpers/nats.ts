@@ -9,6 +9,8 @@ import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { describe, it } from 'vitest'
+import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
 
 const BINARY = 'nats-server'
 
@@ -180,19 +182,13 @@ export class NatsCluster {
     }
   }
 
-  /** The node leading `stream` (asks the running nodes), or undefined. */
+  /** The node leading `stream`, as the JetStream API of the running nodes says. */
   async streamLeader (stream: string): Promise<NatsNode | undefined> {
-    for (const n of this.nodes.filter((x) => x.running)) {
-      try {
-        const j = await n.jsz('?streams=true')
-        for (const acc of j.account_details ?? []) {
-          for (const s of acc.stream_detail ?? []) {
-            if (s.name === stream && s.cluster?.leader) return this.nodes.find((x) => x.name === s.cluster.leader)
-          }
-        }
-      } catch {}
-    }
-    return undefined
+    const nc = await connect({ servers: this.nodes.filter((n) => n.running).map((n) => n.url) })
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info(stream)
+      return this.nodes.find((n) => n.name === info.cluster?.leader)
+    } finally { await nc.close() }
   }
 
   /** SIGKILL every node by pid and remove the store dirs. */
