@@ -197,7 +197,6 @@ export class JetStreamPublisher {
       this.#position = { seq: h.seq, part: h.part, parts: h.parts, streamSeq: m.seq }
     }
     this.#lastStreamSeq = this.#position.streamSeq
-    if (process.env.JS_TRACE) process.stderr.write(`position ${JSON.stringify(this.#position)}\n`)
     return this.#position
   }
 
@@ -229,13 +228,11 @@ export class JetStreamPublisher {
         expect: { lastSubjectSequence: this.#lastStreamSeq! }
       })
     } catch (e) {
-      if (process.env.JS_TRACE) process.stderr.write(`fail ${at.seq} exp ${this.#lastStreamSeq} ${(e as Error).message}\n`)
       this.#lastStreamSeq = undefined  // resync from the stream before the next try
       this.#position = undefined
       throw this.#explain(at.seq, e)
     }
     if (ack.stream !== this.stream) throw new StreamOrderError(`subject ${this.subject} is stored by stream "${ack.stream}", not "${this.stream}"`)
-    if (process.env.JS_TRACE && (ack.duplicate || ack.seq !== this.#lastStreamSeq! + 1)) process.stderr.write(`ack ${at.seq} exp ${this.#lastStreamSeq} -> ${JSON.stringify(ack)}\n`)
     this.#lastStreamSeq = Math.max(this.#lastStreamSeq!, ack.seq)
     this.#position = { seq: at.seq, part: at.part, parts: at.parts, streamSeq: ack.seq }
   }

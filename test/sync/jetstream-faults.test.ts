@@ -107,17 +107,6 @@ async function waitApplied (dir: string, seq: number, ms: number, rep: Proc): Pr
   const end = Date.now() + ms
   while (appliedSeq(dir) < seq) {
     if (!rep.running) {
-      if (process.env.DEBUG_STREAM) {
-        const nc = await connect({ servers: clusters[0].urls }); const jsm = await jetstreamManager(nc)
-        const si = await jsm.streams.info(STREAM)
-        const rows = []
-        for (let q = si.state.first_seq; q <= si.state.last_seq; q++) {
-          const m = await jsm.streams.getMessage(STREAM, { seq: q }).catch(() => null)
-          rows.push(m === null ? `${q}:-` : `${q}:${decodeMessage(m.data).seq}`)
-        }
-        require('node:fs').writeFileSync('/tmp/stream-dump.txt', rows.join(' ') + '\n' + JSON.stringify(si.state))
-        await nc.close()
-      }
       throw new Error(`replica exited (${rep.proc.exitCode}): ${rep.stderr}\nprimary: ${[...live].map((p) => p.stderr).join('\n---\n')}`)
     }
     if (Date.now() > end) throw new Error(`replica at ${appliedSeq(dir)}, not ${seq}, after ${ms} ms: ${rep.stderr}`)

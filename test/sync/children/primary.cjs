@@ -40,5 +40,4 @@ async function main () {
   out({ synced: seq, status: rep.status() })
   setInterval(() => {}, 1 << 30)
 }
-if (process.env.JS_TRACE) setInterval(() => {}, 1000)
 main().catch((e) => { out({ error: e.message }); process.exit(1) })
