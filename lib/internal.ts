@@ -8,3 +8,6 @@ export const kSyncGet: unique symbol = Symbol('lmdb-txn.syncGet')
 
 /** store[kRawChanges](after, limit): stored change records, undecoded (the wire payloads). */
 export const kRawChanges: unique symbol = Symbol('lmdb-txn.rawChanges')
+
+/** snapshot[kSnapshotNative]: its native txn. */
+export const kSnapshotNative: unique symbol = Symbol('lmdb-txn.snapshotNative')

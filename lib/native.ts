@@ -35,6 +35,9 @@ export interface NativeTxn extends NativeReader {
   /** Group txn: writes one record per recorded callback; first seq or 0. */
   logGroup (): number
   trimChanges (upTo: number): number
+  restoreChange (seq: number, record: Uint8Array): void
+  /** Like NativeStore.changes, in this transaction's (or snapshot's) view. */
+  changes (after: number, limit: number): Array<number | Buffer>
   syncGet (key: Uint8Array): Buffer | undefined
   syncPut (key: Uint8Array, value: Uint8Array): void
   syncDelete (key: Uint8Array): boolean

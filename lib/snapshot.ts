@@ -6,6 +6,7 @@
 import type { Store } from './store'
 import type { NativeTxn } from './native'
 import { ReadView } from './reader'
+import { kSnapshotNative } from './internal'
 
 export class Snapshot extends ReadView {
   readonly #native: NativeTxn
@@ -20,6 +21,9 @@ export class Snapshot extends ReadView {
   }
 
   get open (): boolean { return this.#native.active }
+
+  /** @internal the native snapshot (dump reads the change log in the same view) */
+  get [kSnapshotNative] (): NativeTxn { return this.#native }
 
   /** Releases the reader slot. Idempotent. */
   close (): void {

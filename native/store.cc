@@ -320,35 +320,38 @@ Napi::Value Store::GroupRef(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// changes(after, limit) → [seq, record, seq, record, ...] (records copied)
-Napi::Value Store::Changes(const Napi::CallbackInfo& info) {
+// changes(after, limit) → [seq, record, seq, record, ...] (records copied),
+// read in `txn` (the store's read txn, a snapshot or a write txn).
+Napi::Value JsChanges(const Napi::CallbackInfo& info, MDB_txn* txn, EnvEntry& entry) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
-  if (!RequireOpen(env).entry().hasAux()) return out;
+  if (!entry.hasAux()) return out;
   uint64_t after = static_cast<uint64_t>(info[0].ToNumber().DoubleValue());
   double limit = info[1].ToNumber().DoubleValue();
-  WithRead(info, [&](const ReadContext& ctx) {
-    MDB_cursor* cur = nullptr;
-    Check(env, mdb_cursor_open(ctx.txn, core_->entry().changesDbi(), &cur), "mdb_cursor_open");
-    struct Close {
-      MDB_cursor* c;
-      ~Close() { mdb_cursor_close(c); }
-    } close{cur};
-    unsigned char start[8];
-    EncodeSeq(after + 1, start);
-    MDB_val k{8, start}, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    uint32_t n = 0;
-    while (rc == MDB_SUCCESS && n < 2 * limit) {
-      if (k.mv_size != 8) ThrowLmdb(env, MDB_CORRUPTED, "a change log key is not 8 bytes");
-      out.Set(n++, static_cast<double>(DecodeSeq(k.mv_data)));
-      out.Set(n++, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(v.mv_data), v.mv_size));
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) ThrowLmdb(env, rc, "reading the change log");
-    return env.Undefined();
-  });
+  MDB_cursor* cur = nullptr;
+  Check(env, mdb_cursor_open(txn, entry.changesDbi(), &cur), "mdb_cursor_open");
+  struct Close {
+    MDB_cursor* c;
+    ~Close() { mdb_cursor_close(c); }
+  } close{cur};
+  unsigned char start[8];
+  EncodeSeq(after + 1, start);
+  MDB_val k{8, start}, v;
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  uint32_t n = 0;
+  while (rc == MDB_SUCCESS && n < 2 * limit) {
+    if (k.mv_size != 8) ThrowLmdb(env, MDB_CORRUPTED, "a change log key is not 8 bytes");
+    out.Set(n++, static_cast<double>(DecodeSeq(k.mv_data)));
+    out.Set(n++, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(v.mv_data), v.mv_size));
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) ThrowLmdb(env, rc, "reading the change log");
   return out;
+}
+
+Napi::Value Store::Changes(const Napi::CallbackInfo& info) {
+  EnvEntry& entry = RequireOpen(info.Env()).entry();
+  return WithRead(info, [&](const ReadContext& ctx) { return JsChanges(info, ctx.txn, entry); });
 }
 
 // changeLogInfo() → { on, first, last, count } (first = last + 1 when empty)

@@ -66,6 +66,9 @@ class StoreCore {
   std::unordered_set<Txn*> txns_;
 };
 
+// changes(after, limit) glue, shared by Store (its read txn) and Txn.
+Napi::Value JsChanges(const Napi::CallbackInfo& info, MDB_txn* txn, EnvEntry& entry);
+
 class Store : public Napi::ObjectWrap<Store> {
  public:
   static Napi::Function Define(Napi::Env env);

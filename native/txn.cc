@@ -32,7 +32,9 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceAccessor<&Txn::MapFullGrown>("mapFullGrown"),
                          InstanceMethod<&Txn::HasKey>("hasKey"),
                          InstanceMethod<&Txn::LogGroup>("logGroup"),
+                         InstanceMethod<&Txn::Changes>("changes"),
                          InstanceMethod<&Txn::TrimChanges>("trimChanges"),
+                         InstanceMethod<&Txn::RestoreChange>("restoreChange"),
                          InstanceMethod<&Txn::SyncGet>("syncGet"),
                          InstanceMethod<&Txn::SyncPut>("syncPut"),
                          InstanceMethod<&Txn::SyncDelete>("syncDelete"),
@@ -463,6 +465,11 @@ Napi::Value Txn::LogGroup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(first));
 }
 
+Napi::Value Txn::Changes(const Napi::CallbackInfo& info) {
+  RequireUsable(info.Env());
+  return JsChanges(info, Current(), core_->entry());
+}
+
 void Txn::RequireAux(Napi::Env env) {
   RequireWritable(env);
   if (!core_->entry().hasAux()) {
@@ -483,15 +490,43 @@ Napi::Value Txn::TrimChanges(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(removed));
 }
 
-namespace {
-MDB_val BytesArg(Napi::Env env, Napi::Value v, const char* name) {
+static MDB_val BytesArg(Napi::Env env, Napi::Value v, const char* name);
+
+// restoreChange(seq, record): `lmdb-txn load` of a dump with its change log.
+// The records keep their seqs, so this transaction records none of its own
+// (its writes are the dump's entries, already described by those records).
+Napi::Value Txn::RestoreChange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireAux(env);
+  if (!children_.empty()) throw Napi::TypeError::New(env, "restoreChange() inside a savepoint");
+  logging_ = false;
+  changes_.Clear();
+  EnvEntry& e = core_->entry();
+  uint64_t seq = static_cast<uint64_t>(info[0].ToNumber().DoubleValue());
+  MDB_val v = BytesArg(env, info[1], "record");
+  uint64_t last = 0;
+  int rc = LastChangeSeq(root_, e.changesDbi(), e.metaDbi(), &last);
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "reading the change log");
+  if (seq <= last) {
+    throw Napi::RangeError::New(env, "change " + std::to_string(seq) + " is not after the last seq " +
+                                         std::to_string(last) + " of this store's log");
+  }
+  unsigned char key[8];
+  EncodeSeq(seq, key);
+  MDB_val k{8, key};
+  rc = mdb_put(root_, e.changesDbi(), &k, &v, MDB_APPEND);
+  if (rc != MDB_SUCCESS) FailWith(env, rc, "restoring a change record");
+  dirty_ = true;
+  return env.Undefined();
+}
+
+static MDB_val BytesArg(Napi::Env env, Napi::Value v, const char* name) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, std::string(name) + " must be a Uint8Array");
   }
   Napi::Uint8Array a = v.As<Napi::Uint8Array>();
   return MDB_val{a.ByteLength(), a.Data()};
 }
-}  // namespace
 
 // syncGet(key: Uint8Array) → Buffer | undefined, in this txn's view
 Napi::Value Txn::SyncGet(const Napi::CallbackInfo& info) {

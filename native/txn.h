@@ -83,7 +83,9 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value HasKey(const Napi::CallbackInfo& info);
   // Change log and replication state (lib/changes.ts, lib/sync/).
   Napi::Value LogGroup(const Napi::CallbackInfo& info);
+  Napi::Value Changes(const Napi::CallbackInfo& info);
   Napi::Value TrimChanges(const Napi::CallbackInfo& info);
+  Napi::Value RestoreChange(const Napi::CallbackInfo& info);
   Napi::Value SyncGet(const Napi::CallbackInfo& info);
   Napi::Value SyncPut(const Napi::CallbackInfo& info);
   Napi::Value SyncDelete(const Napi::CallbackInfo& info);

@@ -22,7 +22,8 @@ export const check: Command = {
   details: [
     '  Errors: a key that is not a valid normalised path or cannot be read back,',
     '  a value without a valid type tag, an invalid link target, a link loop, an',
-    '  unknown store format version. Warnings: dangling links (the model allows',
+    '  unknown store format version, a change-log record that does not decode or',
+    '  a gap in its seqs. Warnings: dangling links (the model allows',
     '  them). Exit 0 when there is no error, 1 otherwise.',
     '  --strict        warnings fail the check too',
     '  --json          print one JSON object',
@@ -37,7 +38,7 @@ export const check: Command = {
     const view = store.snapshot()
     const errors: Problem[] = []
     const warnings: Problem[] = []
-    const counts = { entries: 0, simple: 0, group: 0, link: 0, dangling: 0, valueBytes: 0 }
+    const counts = { entries: 0, simple: 0, group: 0, link: 0, dangling: 0, valueBytes: 0, changes: 0 }
     const progress = new Progress('check', store.stat().entries, { enabled: opts['no-progress'] !== true && opts.json !== true })
     const report = (list: Problem[], severity: string, key: string, message: string): void => {
       list.push({ key, message })
@@ -60,10 +61,38 @@ export const check: Command = {
         if (!(err instanceof CliError) && !(err instanceof LmdbTxnError)) throw err
         error('', `walk stopped: ${err.message}`)
       }
+      checkChangeLog()
     } finally {
       progress.clear()
       view.close()
       store.close()
+    }
+
+    // The change log: every record decodes, seqs run without a gap from
+    // first to last, and the count agrees with stat().
+    function checkChangeLog (): void {
+      const log = store.stat().changeLog
+      if (log === undefined) return
+      let expect = log.first
+      let n = 0
+      try {
+        for (;;) {
+          const batch = store.changes({ after: expect - 1, limit: 1000 })
+          if (batch.length === 0) break
+          for (const c of batch) {
+            if (c.seq !== expect) error('', `change log: seq ${expect} is missing (next is ${c.seq})`)
+            expect = c.seq + 1
+            n++
+          }
+        }
+      } catch (err) {
+        if (!(err instanceof LmdbTxnError)) throw err
+        error('', `change log: record after seq ${expect - 1}: ${err.message}`)
+        return
+      }
+      if (n !== log.count) error('', `change log: ${n} records read, stat says ${log.count}`)
+      if (n > 0 && expect - 1 !== log.last) error('', `change log: last record is ${expect - 1}, stat says ${log.last}`)
+      counts.changes = n
     }
 
     function checkKey (key: string): void {
@@ -114,6 +143,7 @@ export const check: Command = {
         `${formatCount(counts.simple, 'value')} (${formatBytes(counts.valueBytes)}), ${formatCount(counts.group, 'group')}, ` +
         `${formatCount(counts.link, 'link')}${counts.dangling > 0 ? ` (${counts.dangling} dangling)` : ''}\n`)
       out.write(`format version: supported\n`)
+      if (counts.changes > 0) out.write(`change log: ${formatCount(counts.changes, 'record')}, no gap\n`)
       out.write(`${failed ? 'FAILED' : 'OK'}: ${formatCount(errors.length, 'error')}, ${formatCount(warnings.length, 'warning')}\n`)
     }
     return failed ? EXIT_PROBLEM : EXIT_OK

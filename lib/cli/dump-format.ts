@@ -19,7 +19,12 @@
  * - The last line is the trailer with the number of entry lines; load
  *   refuses a dump without it (truncated) or with a different count.
  * - Empty lines are ignored. Unknown fields in an entry line are an error.
+ * - `dump --changes` adds the change log after the entries, one line per
+ *   record with its stored bytes (docs/format.md) in base64:
+ *     {"change":7,"record":"AQ…"}
+ *   and the trailer then counts them too: {"end":true,"entries":4,"changes":1}
  */
+import { decodeRecord } from '../changes'
 import { keyProblem } from './common'
 
 export const DUMP_FORMAT = 'lmdb-txn-dump'
@@ -57,8 +62,12 @@ export function entryLine (entry: DumpEntry): string {
   }
 }
 
-export function trailerLine (entries: number): string {
-  return asciiJson({ end: true, entries }) + '\n'
+export function trailerLine (entries: number, changes?: number): string {
+  return asciiJson(changes === undefined ? { end: true, entries } : { end: true, entries, changes }) + '\n'
+}
+
+export function changeLine (seq: number, record: Uint8Array): string {
+  return asciiJson({ change: seq, record: Buffer.from(record.buffer, record.byteOffset, record.byteLength).toString('base64') }) + '\n'
 }
 
 export class DumpFormatError extends Error {
@@ -75,6 +84,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  */
 export class DumpParser {
   readonly entries: DumpEntry[] = []
+  /** The change log, when the dump has one (dump --changes). */
+  readonly changes: Array<{ seq: number, record: Buffer }> = []
   /** Bytes of keys and values, for sizing the load transaction. */
   bytes = 0
   #line = 0
@@ -110,10 +121,35 @@ export class DumpParser {
       if (o.entries !== this.entries.length) {
         throw new DumpFormatError(lineNo, `the end line counts ${o.entries} entries but the dump has ${this.entries.length}`)
       }
+      if ((o.changes ?? 0) !== this.changes.length) {
+        throw new DumpFormatError(lineNo, `the end line counts ${String(o.changes ?? 0)} change records but the dump has ${this.changes.length}`)
+      }
       this.#sawEnd = true
       return
     }
+    if (o.change !== undefined) {
+      this.changes.push(this.#change(lineNo, o))
+      return
+    }
+    if (this.changes.length > 0) throw new DumpFormatError(lineNo, 'an entry after the change records')
     this.entries.push(this.#entry(lineNo, o))
+  }
+
+  #change (lineNo: number, o: Record<string, unknown>): { seq: number, record: Buffer } {
+    for (const k of Object.keys(o)) if (k !== 'change' && k !== 'record') throw new DumpFormatError(lineNo, `unknown field "${k}" in a change line`)
+    const seq = o.change
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw new DumpFormatError(lineNo, '"change" must be a seq >= 1')
+    const prev = this.changes[this.changes.length - 1]
+    if (prev !== undefined && seq !== prev.seq + 1) throw new DumpFormatError(lineNo, `change ${seq} does not follow ${prev.seq}`)
+    if (typeof o.record !== 'string' || !BASE64.test(o.record)) throw new DumpFormatError(lineNo, '"record" must be padded base64')
+    const record = Buffer.from(o.record, 'base64')
+    try {
+      decodeRecord(seq, record)
+    } catch (err) {
+      throw new DumpFormatError(lineNo, (err as Error).message)
+    }
+    this.bytes += record.length
+    return { seq, record }
   }
 
   /** Throws unless the dump was complete; returns its entries. */

@@ -3,21 +3,23 @@ import * as fs from 'node:fs'
 import { LmdbTxnError } from '../index'
 import { CliError, EXIT_OK, keyProblem, openExisting, Output, packageVersion } from './common'
 import { progressOption, type Command } from './command'
-import { entryLine, headerLine, trailerLine } from './dump-format'
+import { changeLine, entryLine, headerLine, trailerLine } from './dump-format'
+import { kSnapshotNative } from '../internal'
 import { Progress } from './progress'
 import { iterKeys } from './walk'
 
 export const dump: Command = {
   name: 'dump',
-  usage: 'dump <dir> [-o <file>]',
+  usage: 'dump <dir> [-o <file>] [--changes]',
   summary: 'write every entry as text lines (backup, move, diff); format: docs/dump-format.md',
   details: [
     '  -o, --output <file>   write to <file> (via a temporary file, renamed when',
     '                        complete) instead of stdout',
+    '  --changes             also write the change log (its records, base64)',
     '  --no-progress         no progress bar (shown only with -o when stdout is a terminal)',
     '  The dump is one consistent snapshot; writers are not blocked meanwhile.'
   ].join('\n'),
-  options: { output: { type: 'string', short: 'o' }, ...progressOption },
+  options: { output: { type: 'string', short: 'o' }, changes: { type: 'boolean' }, ...progressOption },
   minArgs: 1,
   maxArgs: 1,
   async run ({ args, opts, out }) {
@@ -59,7 +61,20 @@ export const dump: Command = {
         if (sink.pending > 1 << 16) await sink.flush()
         if (sink.closed) return EXIT_OK
       }
-      sink.write(trailerLine(n))
+      let changes: number | undefined
+      if (opts.changes === true) {
+        // From the same snapshot as the entries: the log matches them exactly.
+        changes = 0
+        let after = 0
+        for (;;) {
+          const raw = view[kSnapshotNative].changes(after, 1000)
+          if (raw.length === 0) break
+          for (let i = 0; i < raw.length; i += 2) { sink.write(changeLine(raw[i] as number, raw[i + 1] as Buffer)); changes++ }
+          after = raw[raw.length - 2] as number
+          if (sink.pending > 1 << 16) await sink.flush()
+        }
+      }
+      sink.write(trailerLine(n, changes))
       await sink.flush()
       if (fd !== undefined) {
         fs.fsyncSync(fd)

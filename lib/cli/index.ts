@@ -17,9 +17,11 @@ import { tree } from './tree'
 import { check } from './check'
 import { dump } from './dump'
 import { load } from './load'
+import { changes } from './changes'
+import { serve } from './serve'
 import { replicate } from './replicate'
 
-export const commands: Command[] = [stat, ls, get, tree, check, dump, load, replicate]
+export const commands: Command[] = [stat, ls, get, tree, check, dump, load, changes, serve, replicate]
 
 function usage (): string {
   const width = Math.max(...commands.map((c) => c.usage.length))

@@ -35,14 +35,14 @@ export const load: Command = {
       throw new UsageError('load reads a dump from stdin, which is a terminal: give a file or pipe the dump in')
     }
     const showProgress = opts['no-progress'] !== true
-    const entries = await readDump(file, showProgress)
+    const { entries, changes } = await readDump(file, showProgress)
 
     const target = prepareDir(dir)
     let store: Store | undefined
     let committed = false
     try {
       try {
-        store = open(target.abs, { limits: { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER } })
+        store = open(target.abs, { limits: { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }, changeLog: changes.length > 0 })
       } catch (err) {
         throw openError(dir, err)
       }
@@ -58,6 +58,8 @@ export const load: Command = {
             else txn.makeLink(e.target, e.key)
             progress.tick()
           }
+          // The log keeps its seqs; this transaction records no record of its own.
+          for (const c of changes) txn.native.restoreChange(c.seq, c.record)
         })
         committed = true
       } catch (err) {
@@ -72,12 +74,13 @@ export const load: Command = {
     }
     const n = (t: DumpEntry['type']): number => entries.filter((e) => e.type === t).length
     out.write(`loaded ${formatCount(entries.length, 'entry', 'entries')} (${formatCount(n('simple'), 'value')}, ` +
-      `${formatCount(n('group'), 'group')}, ${formatCount(n('link'), 'link')}) into ${dir}\n`)
+      `${formatCount(n('group'), 'group')}, ${formatCount(n('link'), 'link')})` +
+      `${changes.length > 0 ? ` and ${formatCount(changes.length, 'change record')}` : ''} into ${dir}\n`)
     return EXIT_OK
   }
 }
 
-async function readDump (file: string | undefined, showProgress: boolean): Promise<DumpEntry[]> {
+async function readDump (file: string | undefined, showProgress: boolean): Promise<{ entries: DumpEntry[], changes: Array<{ seq: number, record: Buffer }> }> {
   let input: NodeJS.ReadableStream
   let size: number | undefined
   if (file !== undefined) {
@@ -106,7 +109,7 @@ async function readDump (file: string | undefined, showProgress: boolean): Promi
       }
     })()
     await Promise.race([consume, failed])
-    return parser.finish()
+    return { entries: parser.finish(), changes: parser.changes }
   } catch (err) {
     if (err instanceof DumpFormatError) throw new CliError(`${source}: ${err.message}; nothing was written`)
     throw err

@@ -29,6 +29,9 @@ export const stat: Command = {
         readers: s.readers,
         maxReaders: s.maxReaders,
         lmdbVersion: s.lmdbVersion,
+        storeId: s.storeId ?? null,
+        changeLog: s.changeLog ?? null,
+        replica: s.replica ?? null,
         tool: `lmdb-txn ${packageVersion()}`
       }
       if (opts.json === true) {
@@ -45,6 +48,9 @@ export const stat: Command = {
         ['last txn id', String(info.lastTxnId)],
         ['readers', `${info.readers} of ${info.maxReaders} slots in use (this process included)`],
         ['LMDB', info.lmdbVersion],
+        ['store id', info.storeId ?? '(none yet: open it writable once)'],
+        ['change log', info.changeLog === null ? 'off' : info.changeLog.count === 0 ? `on, empty (next seq ${info.changeLog.last + 1})` : `on, seq ${info.changeLog.first}..${info.changeLog.last} (${info.changeLog.count.toLocaleString('en-US')} records)`],
+        ['replica of', info.replica === null ? '-' : `${info.replica.primary}, applied seq ${info.replica.appliedSeq}`],
         ['tool', info.tool]
       ]
       for (const [k, v] of rows) out.write(`${k.padEnd(13)}${v}\n`)
