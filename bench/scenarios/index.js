@@ -7,7 +7,8 @@ const list = [
   require('./3-point-reads'),
   require('./4-ryw-index'),
   ...require('./5-cost-growth'),
-  require('./6-event-loop')
+  require('./6-event-loop'),
+  require('./7-replication')
 ]
 const byId = Object.fromEntries(list.map(s => [s.id, s]))
 

@@ -216,37 +216,41 @@ export class JetStreamReplica {
   }
 
   /**
-   * One pull. Messages are handed to apply() as they arrive (group commit
-   * shares fsyncs between consecutive records) and each is acked once its
-   * apply resolved, in order. 'restart' when the order broke.
+   * One pull. Each message is handed to apply() as it arrives, without
+   * waiting for the previous one (group commit then shares one fsync among
+   * the records that arrive together); the results are taken in order on a
+   * promise chain that acks each message once its apply resolved.
+   * 'restart' when the order broke.
    */
   async #pull (consumer: Consumer): Promise<'ok' | 'restart'> {
     const msgs = await consumer.fetch({ max_messages: this.#opts.batch ?? 256, expires: 2000 })
     const signal = this.#abort.signal
-    const inFlight: Array<{ m: JsMsg, done: Promise<{ status: string }> }> = []
     let verdict = 'ok' as 'ok' | 'restart'
-    const settle = async (upTo: number): Promise<void> => {
-      while (inFlight.length > upTo && verdict === 'ok') {
-        const { m, done } = inFlight.shift()!
+    let failure: unknown
+    let chain = Promise.resolve()
+    let inFlight = 0
+    const settle = async (m: JsMsg, done: Promise<{ status: string }>): Promise<void> => {
+      try {
+        if (verdict !== 'ok' || failure !== undefined) return
         let r
         try {
           r = await done
         } catch (e) {
-          if ((e as { code?: string })?.code !== 'GAP') throw e
+          if ((e as { code?: string })?.code !== 'GAP') { failure = e; return }
           const expected = (e as { expected?: { seq: number } }).expected?.seq ?? this.#target.appliedSeq() + 1
-          if (this.#fresh) throw new ReplicaGapError(expected, this.#target.header(m.data).seq, this.#opts.stream, m.seq, this.#resumeAfter)
-          verdict = 'restart'
-          break
+          if (this.#fresh) failure = new ReplicaGapError(expected, this.#target.header(m.data).seq, this.#opts.stream, m.seq, this.#resumeAfter)
+          else verdict = 'restart'
+          return
         }
         m.ack()
         if (r.status === 'duplicate') this.#status.skipped++
         else this.#fresh = false
         this.#resumeAfter = Math.max(this.#resumeAfter, m.seq)
-      }
+      } finally { inFlight-- }
     }
     try {
       for await (const m of msgs) {
-        if (signal.aborted || verdict !== 'ok') break
+        if (signal.aborted || verdict !== 'ok' || failure !== undefined) break
         this.#status.pending = m.info.pending
         let h
         try { h = this.#target.header(m.data) } catch (e) {
@@ -254,16 +258,16 @@ export class JetStreamReplica {
         }
         if (h.storeId !== this.#primary) throw new FatalReplicaError(`stream "${this.#opts.stream}" seq ${m.seq} comes from store ${h.storeId}; this replica belongs to ${this.#primary}`)
         const done = this.#target.apply(m.data)
-        done.catch(() => {})  // observed by settle()
-        inFlight.push({ m, done })
-        if (m.info.pending === 0 || inFlight.length >= 64) await settle(0)
+        done.catch(() => {})  // taken by settle()
+        inFlight++
+        chain = chain.then(() => settle(m, done))
+        if (inFlight >= 1024) await chain
       }
-      await settle(0)
     } finally {
       msgs.stop()
-      // whatever is still in flight settles before the consumer restarts
-      await Promise.allSettled(inFlight.map((x) => x.done))
+      await chain  // every apply started settles before the consumer restarts
     }
+    if (failure !== undefined) throw failure
     if (verdict === 'restart') this.#status.restarts++
     return verdict
   }
