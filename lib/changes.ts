@@ -171,6 +171,11 @@ export function applyOps (txn: ChangeTarget, ops: ChangeOp[]): void {
 }
 
 /** Replays a change (or its ops) in `txn`: the ops, in order, literally. */
-export function applyChange (txn: { native: ChangeTarget }, change: Change | ChangeOp[]): void {
-  applyOps(txn.native, Array.isArray(change) ? change : change.ops)
+export function applyChange (txn: { write: ChangeTarget['write'], makeGroup: ChangeTarget['makeGroup'], makeLink: ChangeTarget['makeLink'], remove (path: string, opts?: { recursive?: boolean }): boolean }, change: Change | ChangeOp[]): void {
+  applyOps({
+    write: (p, v) => txn.write(p, v),
+    makeGroup: (p) => txn.makeGroup(p),
+    makeLink: (t, p) => txn.makeLink(t, p),
+    remove: (p, recursive) => txn.remove(p, { recursive })
+  }, Array.isArray(change) ? change : change.ops)
 }

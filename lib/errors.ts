@@ -46,12 +46,9 @@ export class TransactionTooLargeError extends LmdbTxnError {
 export class MapFullError extends LmdbTxnError {
   readonly retryable: boolean
   readonly lmdbCode = 'MDB_MAP_FULL'
-  /** @internal whether the map grew right after this failure */
-  readonly grown: boolean
-  constructor (message: string, retryable: boolean, grown = false) {
+  constructor (message: string, retryable: boolean) {
     super('MAP_FULL', message)
     this.retryable = retryable
-    this.grown = grown
   }
 }
 
@@ -112,7 +109,6 @@ export class LmdbError extends LmdbTxnError {
 
 interface NativeErrorExtra {
   retryable?: boolean
-  grown?: boolean
   lmdbCode?: string
   errno?: number
 }
@@ -125,7 +121,7 @@ export function createNativeError (kind: string, message: string, extra: NativeE
     case 'TRANSACTION_BUSY': return new TransactionBusyError(message)
     case 'TRANSACTION_FINISHED': return new TransactionFinishedError(message)
     case 'TRANSACTION_TOO_LARGE': return new TransactionTooLargeError(message)
-    case 'MAP_FULL': return new MapFullError(message, extra.retryable ?? false, extra.grown ?? false)
+    case 'MAP_FULL': return new MapFullError(message, extra.retryable ?? false)
     case 'LINK_LOOP': return new LinkLoopError(message)
     case 'STORE_CLOSED': return new StoreClosedError(message)
     case 'READ_ONLY': return new ReadOnlyError(message)

@@ -9,16 +9,16 @@
  * batch is durable per the store's durability.
  */
 import type { NativeStore, NativeTxn } from './native'
-import { MAX_GROWTH_RETRIES, Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
+import { MAX_GROWTH_RETRIES, isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { MapFullError, StoreClosedError } from './errors'
 
 interface Pending {
   seq: number
+  fn: (native: NativeTxn) => unknown // Store wraps the caller's fn: it builds the Transaction
   /** resolve with { value, seq: change-log seq } instead of the value */
   withSeq: boolean
   changeSeq?: number
   recorded?: boolean
-  fn: (txn: Transaction) => unknown
   resolve: (value: any) => void
   reject: (err: unknown) => void
   outcome?: { ok: true, value: unknown } | { ok: false, error: unknown }
@@ -60,11 +60,11 @@ export class GroupCommit {
 
   constructor (native: NativeStore, limits: { maxOps: number, maxBytes: number }, onCommitted: () => void) {
     this.#native = native
-    this.#limits = limits
     this.#onCommitted = onCommitted
+    this.#limits = limits
   }
 
-  enqueue<T> (fn: (txn: Transaction) => T, withSeq = false): Promise<T> {
+  enqueue<T> (fn: (native: NativeTxn) => T, withSeq = false): Promise<T> {
     try {
       requireSyncCallback(fn, 'transaction()')
       if (!this.#native.isOpen) throw new StoreClosedError('the store is closed')
@@ -195,7 +195,7 @@ export class GroupCommit {
       if (!native.active) break
       native.beginChild(true, this.#limits.maxOps, this.#limits.maxBytes)
       try {
-        const value = p.fn(new Transaction(native, 'transaction()'))
+        const value = p.fn(native)
         if (isThenable(value)) rejectThenable(value, 'transaction()')
         p.recorded = native.commitChild()
         if (p.recorded) records++
@@ -207,7 +207,7 @@ export class GroupCommit {
       }
     }
     // One change record per callback that changed something, in call order,
-    // in the batch's own LMDB transaction.
+    // in the batch's own LMDB transaction (native/change_log.cc).
     if (records > 0 && native.active) {
       try {
         let seq = native.logGroup()

@@ -1,4 +1,4 @@
-export { open, Store, type StoreStat, type ChangesOptions, type WatchOptions } from './store'
+export { open, Store, type StoreStat, type StoreOptions, type ChangesOptions, type WatchOptions } from './store'
 export type { Change, ChangeOp, ChangeLogStat } from './changes'
 export { applyChange } from './changes'
 export type { ReplicaStat } from './sync-state'
@@ -26,7 +26,5 @@ export {
   LmdbError
 } from './errors'
 import { addon } from './native'
-/** SHA-256 prefix of the native sources the loaded binary was built from. */
-export const nativeSourceHash: string = addon.sourceHash
 /** Version of the LMDB library linked into the addon. */
 export const lmdbVersion: string = addon.lmdbVersion

@@ -11,3 +11,6 @@ export const kRawChanges: unique symbol = Symbol('lmdb-txn.rawChanges')
 
 /** snapshot[kSnapshotNative]: its native txn. */
 export const kSnapshotNative: unique symbol = Symbol('lmdb-txn.snapshotNative')
+
+/** store[kRunSync](fn, where): one write transaction, fn(txn, native) (lmdb-txn load). */
+export const kRunSync: unique symbol = Symbol('lmdb-txn.runSync')

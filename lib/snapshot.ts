@@ -8,19 +8,25 @@ import type { NativeTxn } from './native'
 import { ReadView } from './reader'
 import { kSnapshotNative } from './internal'
 
+/** Constructs only through newSnapshot(): the constructor is not API. */
+const INTERNAL = Symbol('lmdb-txn internal')
+
 export class Snapshot extends ReadView {
   readonly #native: NativeTxn
-  /** The store handle it was taken from (kept reachable while the snapshot is). */
-  readonly store: Store
+  readonly #store: Store
 
-  /** @internal use store.snapshot() */
-  constructor (native: NativeTxn, store: Store) {
+  private constructor (key: symbol, native: NativeTxn, store: Store) {
+    if (key !== INTERNAL) throw new TypeError('Snapshot has no public constructor: use store.snapshot()')
     super(native)
     this.#native = native
-    this.store = store
+    this.#store = store
   }
 
-  get open (): boolean { return this.#native.active }
+  /** The store handle it was taken from (kept reachable while the snapshot is). */
+  get store (): Store { return this.#store }
+
+  /** True until close() (or its store's close()). */
+  get active (): boolean { return this.#native.active }
 
   /** @internal the native snapshot (dump reads the change log in the same view) */
   get [kSnapshotNative] (): NativeTxn { return this.#native }
@@ -31,4 +37,11 @@ export class Snapshot extends ReadView {
   }
 
   [Symbol.dispose] (): void { this.close() }
+}
+
+type SnapshotConstructor = new (key: symbol, native: NativeTxn, store: Store) => Snapshot
+
+/** @internal store.snapshot() */
+export function newSnapshot (native: NativeTxn, store: Store): Snapshot {
+  return new (Snapshot as unknown as SnapshotConstructor)(INTERNAL, native, store)
 }

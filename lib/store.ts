@@ -4,18 +4,18 @@
  */
 import * as fs from 'node:fs'
 import * as nodePath from 'node:path'
-import { addon, type NativeStat, type NativeStore } from './native'
+import { addon, type NativeStat, type NativeStore, type NativeTxn } from './native'
 import { booleanOption, describe, durabilityFlags, methodOptions, resolveOptions, type Durability, type OpenOptions, type ResolvedOptions } from './options'
 import { ReadView } from './reader'
-import { MAX_GROWTH_RETRIES, Transaction, isThenable, rejectThenable, requireSyncCallback } from './transaction'
-import { Snapshot } from './snapshot'
+import { MAX_GROWTH_RETRIES, newTransaction, isThenable, rejectThenable, requireSyncCallback, type Transaction } from './transaction'
+import { newSnapshot, type Snapshot } from './snapshot'
 import { applyMessage, planMessage, type Message } from './message'
 import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
-import { TransactionTooLargeError } from './errors'
+import { ReadOnlyError, StoreClosedError, TransactionTooLargeError } from './errors'
 import { GroupCommit } from './group-commit'
 import { decodeRecord, notifyCommitted, waitForCommit, type Change, type ChangeLogStat } from './changes'
 import { readSeq, SYNC_KEYS, type ReplicaStat } from './sync-state'
-import { kRawChanges, kSyncGet, kTransactionSeq } from './internal'
+import { kRawChanges, kRunSync, kSyncGet, kTransactionSeq } from './internal'
 
 // Handles still open on this thread. At 'exit' (before Node stops worker
 // threads) they are closed, so a begin() left open here cannot keep a
@@ -70,16 +70,23 @@ function seqOption (o: Record<string, unknown>, name: string, fallback: number):
   return v
 }
 
+/** Constructs only through open(): the constructor is not API. */
+const INTERNAL = Symbol('lmdb-txn internal')
+
+/** The resolved options of a handle, frozen all the way down. */
+export type StoreOptions = Readonly<Omit<ResolvedOptions, 'limits'>> & { readonly limits: Readonly<ResolvedOptions['limits']> }
+
 export class Store extends ReadView {
   /** Absolute path of the store's directory. */
   readonly path: string
-  readonly options: Readonly<ResolvedOptions>
+  /** What this handle enforces; frozen, so it cannot change under it. */
+  readonly options: StoreOptions
   readonly #native: NativeStore
   readonly #group: GroupCommit
   readonly #ref: WeakRef<Store>
 
-  /** @internal use open() */
-  constructor (path: string, options: ResolvedOptions) {
+  private constructor (key: symbol, path: string, options: ResolvedOptions) {
+    if (key !== INTERNAL) throw new TypeError('Store has no public constructor: use open()')
     const native = new addon.NativeStore(path, {
       readOnly: options.readOnly,
       mapSize: options.mapSize,
@@ -91,16 +98,17 @@ export class Store extends ReadView {
     })
     super(native)
     this.path = path
-    this.options = Object.freeze(options)
+    this.options = Object.freeze({ ...options, limits: Object.freeze({ ...options.limits }) })
     this.#native = native
-    this.#group = new GroupCommit(this.#native, options.limits, () => notifyCommitted(path))
+    this.#group = new GroupCommit(this.#native, this.options.limits, () => notifyCommitted(path))
     this.#ref = track(this)
   }
 
-  get isOpen (): boolean { return this.#native.isOpen }
+  /** True until close(). */
+  get active (): boolean { return this.#native.isOpen }
 
   /** A consistent view of the latest commit; close() it when done. */
-  snapshot (): Snapshot { return new Snapshot(this.#native.snapshot(), this) }
+  snapshot (): Snapshot { return newSnapshot(this.#native.snapshot(), this) }
 
   /**
    * Opens a native write transaction held across calls. Throws
@@ -109,7 +117,7 @@ export class Store extends ReadView {
    */
   begin (): Transaction {
     const { maxOps, maxBytes } = this.options.limits
-    return new Transaction(this.#native.begin(maxOps, maxBytes), undefined, this, () => notifyCommitted(this.path))
+    return newTransaction(this.#native.begin(maxOps, maxBytes), undefined, this, () => notifyCommitted(this.path))
   }
 
   /**
@@ -123,12 +131,28 @@ export class Store extends ReadView {
 
   /** Group commit: resolves with fn's result once its batch is durable. */
   transaction<T> (fn: (txn: Transaction) => T): Promise<T> {
-    return this.#group.enqueue(fn)
+    try {
+      requireSyncCallback(fn, 'transaction()')
+      this.#requireWritable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#group.enqueue((native) => fn(newTransaction(native, 'transaction()', this)))
   }
 
   /** @internal store.transaction(fn) that also tells the change-log seq it recorded (lib/sync). */
-  [kTransactionSeq]<T> (fn: (txn: Transaction) => T): Promise<{ value: T, seq: number | undefined }> {
-    return this.#group.enqueue(fn, true) as unknown as Promise<{ value: T, seq: number | undefined }>
+  [kTransactionSeq]<T> (fn: (txn: Transaction, native: NativeTxn) => T): Promise<{ value: T, seq: number | undefined }> {
+    try {
+      this.#requireWritable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#group.enqueue((native) => fn(newTransaction(native, 'transaction()', this), native), true) as unknown as Promise<{ value: T, seq: number | undefined }>
+  }
+
+  /** @internal one write transaction with the native txn at hand (lmdb-txn load) */
+  [kRunSync]<T> (fn: (txn: Transaction, native: NativeTxn) => T, where: string): T {
+    return this.#runSync(fn, where).value
   }
 
   /** @internal a value of the `sync` database (replication state) */
@@ -172,7 +196,7 @@ export class Store extends ReadView {
     const aborted = (): boolean => signal?.aborted === true
     let cursor = seqOption(o, 'after', -1)
     if (cursor < 0) cursor = this.lastChangeSeq()
-    while (!aborted() && this.isOpen) {
+    while (!aborted() && this.active) {
       const batch = this.changes({ after: cursor, limit: 1000 })
       for (const change of batch) {
         if (aborted()) return
@@ -190,7 +214,7 @@ export class Store extends ReadView {
     if (typeof upTo !== 'number' || !Number.isSafeInteger(upTo) || upTo < 0) {
       throw new RangeError(`upTo must be a non-negative integer, got ${describe(upTo)}`)
     }
-    return this.#runSync((txn) => txn.native.trimChanges(upTo), 'trimChanges()').value
+    return this.#runSync((_txn, native) => native.trimChanges(upTo), 'trimChanges()').value
   }
 
   /** Writes a whole message in one transaction; validated before it opens. */
@@ -203,11 +227,12 @@ export class Store extends ReadView {
     if (plan.bytes > maxBytes) {
       throw new TransactionTooLargeError(`the message writes ${plan.bytes} bytes, more than limits.maxBytes = ${maxBytes}`)
     }
-    this.#runSync((txn) => applyMessage(txn.native, plan), 'writeMessage()')
+    this.#runSync((_txn, native) => applyMessage(native, plan), 'writeMessage()')
   }
 
   /** Applies ops in order in one transaction; see docs/api.md for the lanes. */
   batch (ops: BatchOp[], options?: BatchOptions): BatchResult {
+    this.#requireWritable()
     const atomic = booleanOption(methodOptions(options), 'atomic', true)
     const checked = checkBatch(ops, this.options.limits)
     if (checked.length === 0) return { committed: 0, existed: [] }
@@ -215,10 +240,10 @@ export class Store extends ReadView {
     let failed: { index: number, cause: Error } | undefined
     let started = false
     try {
-      this.#runSync((txn) => {
+      this.#runSync((_txn, native) => {
         started = true
         existed.length = 0
-        failed = applyBatch(txn.native, checked, checked.length, existed)
+        failed = applyBatch(native, checked, checked.length, existed)
         if (failed !== undefined && atomic) throw batchError(ops, failed.index, 0, failed.cause)
       }, 'batch()')
     } catch (err) {
@@ -230,7 +255,7 @@ export class Store extends ReadView {
       // Non-atomic: the ops before the failure still land.
       const prefix: boolean[] = []
       try {
-        this.#runSync((txn) => { prefix.length = 0; applyBatch(txn.native, checked, index, prefix) }, 'batch()')
+        this.#runSync((_txn, native) => { prefix.length = 0; applyBatch(native, checked, index, prefix) }, 'batch()')
       } catch {
         throw batchError(ops, index, 0, err)
       }
@@ -245,6 +270,8 @@ export class Store extends ReadView {
    * everything committed so far is on disk (the sync runs off the JS thread).
    */
   flush (): Promise<void> {
+    if (!this.#native.isOpen) return Promise.reject(new StoreClosedError('the store is closed'))
+    if (this.options.readOnly) return Promise.resolve() // nothing is ever written through it
     return this.#group.flush()
   }
 
@@ -277,13 +304,19 @@ export class Store extends ReadView {
 
   [Symbol.dispose] (): void { this.close() }
 
-  /** @internal one write transaction (callback forms); `seq` is the record it logged. */
-  #runSync<T> (fn: (txn: Transaction) => T, where: string): { value: T, seq: number | undefined } {
+  /** For write forms that may not reach the native begin (an empty batch, a queued transaction()). */
+  #requireWritable (): void {
+    if (!this.#native.isOpen) throw new StoreClosedError('the store is closed')
+    if (this.options.readOnly) throw new ReadOnlyError('the store was opened readOnly')
+  }
+
+  /** One write transaction (callback forms); `seq` is the record it logged. */
+  #runSync<T> (fn: (txn: Transaction, native: NativeTxn) => T, where: string): { value: T, seq: number | undefined } {
     const { maxOps, maxBytes } = this.options.limits
     for (let attempt = 0; ; attempt++) {
       const native = this.#native.begin(maxOps, maxBytes)
       try {
-        const value = fn(new Transaction(native, where))
+        const value = fn(newTransaction(native, where, this), native)
         if (isThenable(value)) rejectThenable(value, where)
         const seq = native.commit()
         if (seq !== undefined) notifyCommitted(this.path)
@@ -305,5 +338,5 @@ export function open (path: string, options?: OpenOptions): Store {
   const resolved = resolveOptions(options)
   const dir = nodePath.resolve(path)
   if (!resolved.readOnly) fs.mkdirSync(dir, { recursive: true })
-  return new Store(dir, resolved)
+  return new (Store as unknown as new (key: symbol, path: string, options: ResolvedOptions) => Store)(INTERNAL, dir, resolved)
 }

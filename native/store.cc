@@ -5,6 +5,7 @@
 
 #include "addon.h"
 #include "change_log.h"
+#include "args.h"
 #include "errors.h"
 #include "txn.h"
 
@@ -173,6 +174,8 @@ Napi::Value Store::ReadLink(const Napi::CallbackInfo& info) {
 // begin(maxOps, maxBytes)
 Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  double maxOps = NumberArg(info, 0, "maxOps");
+  double maxBytes = NumberArg(info, 1, "maxBytes");
   StoreCore& core = RequireOpen(env);
   if (core.readOnly()) Throw(env, ErrorKind::ReadOnly, "the store was opened readOnly");
   EnvEntry& entry = core.entry();
@@ -202,8 +205,7 @@ Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
     entry.EndTxn();
     throw;
   }
-  Txn::Unwrap(obj)->StartWrite(core_, root, info[0].ToNumber().DoubleValue(),
-                               info[1].ToNumber().DoubleValue());
+  Txn::Unwrap(obj)->StartWrite(core_, root, maxOps, maxBytes);
   return obj;
 }
 
@@ -273,45 +275,63 @@ Napi::Value Store::WriterBusy(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), busy);
 }
 
+// A NativeTxn argument; anything else (another wrapped class included) is a
+// TypeError, never a reinterpreted pointer.
+Txn* Store::TxnArg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  if (!info[i].IsObject() ||
+      !info[i].As<Napi::Object>().InstanceOf(GetAddonData(env)->txnConstructor.Value())) {
+    throw Napi::TypeError::New(env, "txn must be a NativeTxn");
+  }
+  return Txn::Unwrap(info[i].As<Napi::Object>());
+}
+
+GroupWriter& Store::RequireGroup(Napi::Env env) {
+  StoreCore& core = RequireOpen(env);
+  if (core.group() == nullptr) throw Napi::TypeError::New(env, "groupStart() was not called");
+  return *core.group();
+}
+
 // groupStart(onEvent): creates the writer thread (once).
 Napi::Value Store::GroupStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  Napi::Function onEvent = FunctionArg(info, 0, "onEvent");
   StoreCore& core = RequireOpen(env);
   if (core.readOnly()) Throw(env, ErrorKind::ReadOnly, "the store was opened readOnly");
-  if (core.group() == nullptr) {
-    core.StartGroup(std::make_unique<GroupWriter>(env, core_, info[0].As<Napi::Function>()));
-  }
+  if (core.group() == nullptr) core.StartGroup(std::make_unique<GroupWriter>(env, core_, onEvent));
   return env.Undefined();
 }
 
 Napi::Value Store::GroupBegin(const Napi::CallbackInfo& info) {
-  StoreCore& core = RequireOpen(info.Env());
-  core.groupHolds++;
-  core.group()->Begin();
+  GroupWriter& group = RequireGroup(info.Env());
+  core_->groupHolds++;
+  group.Begin();
   return info.Env().Undefined();
 }
 
 // groupCommit(txn, id)
 Napi::Value Store::GroupCommit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  StoreCore& core = RequireOpen(env);
-  MDB_txn* root = Txn::Unwrap(info[0].As<Napi::Object>())->DetachGroupRoot(env, true);
-  if (core.groupHolds > 0) core.groupHolds--;
-  core.group()->Commit(root, info[1].As<Napi::Number>().DoubleValue());
+  Txn* txn = TxnArg(info, 0);
+  double id = NumberArg(info, 1, "id");
+  GroupWriter& group = RequireGroup(env);
+  MDB_txn* root = txn->DetachGroupRoot(env, true);
+  if (core_->groupHolds > 0) core_->groupHolds--;
+  group.Commit(root, id);
   return env.Undefined();
 }
 
 // groupAbort(txn): a no-op if the txn already went back to the writer.
 Napi::Value Store::GroupAbort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  MDB_txn* root = Txn::Unwrap(info[0].As<Napi::Object>())->DetachGroupRoot(env, false);
+  MDB_txn* root = TxnArg(info, 0)->DetachGroupRoot(env, false);
   if (root != nullptr) core_->AbortGroupRoot(root);  // the writer thread must end it
   return env.Undefined();
 }
 
 Napi::Value Store::GroupFlush(const Napi::CallbackInfo& info) {
-  StoreCore& core = RequireOpen(info.Env());
-  core.group()->Sync(info[0].As<Napi::Number>().DoubleValue());
+  double id = NumberArg(info, 0, "id");
+  RequireGroup(info.Env()).Sync(id);
   return info.Env().Undefined();
 }
 

@@ -77,6 +77,8 @@ class Store : public Napi::ObjectWrap<Store> {
 
  private:
   StoreCore& RequireOpen(Napi::Env env);
+  GroupWriter& RequireGroup(Napi::Env env);
+  static Txn* TxnArg(const Napi::CallbackInfo& info, size_t i);
   template <typename F>
   Napi::Value WithRead(const Napi::CallbackInfo& info, F read);
 

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 #include "store.h"
 
@@ -151,7 +152,9 @@ void Txn::RequireUsable(Napi::Env env) {
     case State::Active: return;
     case State::TooLarge:
       Throw(env, ErrorKind::TransactionTooLarge,
-            "the transaction exceeded its limits (" + failure_ + "); it can only be aborted");
+            "the transaction exceeded its limits (" + failure_ + (root_ != nullptr
+                ? "); it can only be aborted"
+                : "); it was aborted, nothing of it was written"));
     case State::StoreClosed: Throw(env, ErrorKind::StoreClosed, failure_);
     default: Throw(env, ErrorKind::TransactionFinished, failure_);
   }
@@ -320,17 +323,18 @@ Napi::Value Txn::Remove(const Napi::CallbackInfo& info) {
 // beginChild(isolated?: boolean, maxOps?: number, maxBytes?: number)
 Napi::Value Txn::BeginChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  bool isolated = info.Length() > 0 && info[0].ToBoolean();
+  bool ownLimits = isolated && info.Length() > 2;
+  double maxOps = ownLimits ? NumberArg(info, 1, "maxOps") : maxOps_;
+  double maxBytes = ownLimits ? NumberArg(info, 2, "maxBytes") : maxBytes_;
   RequireWritable(env);
   MDB_txn* child = nullptr;
   Check(env, mdb_txn_begin(core_->entry().env(), Current(), 0, &child), "mdb_txn_begin (nested)");
-  bool isolated = info.Length() > 0 && info[0].ToBoolean();
   children_.push_back(Level{child, isolated, ops_, bytes_, maxOps_, maxBytes_, state_, failure_, changes_.mark()});
   if (isolated) {
     ops_ = bytes_ = 0;
-    if (info.Length() > 2) {
-      maxOps_ = info[1].ToNumber().DoubleValue();
-      maxBytes_ = info[2].ToNumber().DoubleValue();
-    }
+    maxOps_ = maxOps;
+    maxBytes_ = maxBytes;
   }
   return env.Undefined();
 }
@@ -382,6 +386,9 @@ Napi::Value Txn::AbortChild(const Napi::CallbackInfo& info) {
 
 Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  // Over its limits: nothing of it may be committed, and nobody may be left
+  // holding the writer because they took commit() for the end of it.
+  if (state_ == State::TooLarge && root_ != nullptr) End(false, State::TooLarge, nullptr);
   RequireWritable(env);
   if (!children_.empty()) {
     throw Napi::TypeError::New(env,
@@ -419,15 +426,20 @@ Napi::Value Txn::Commit(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(seq));
 }
 
+// Aborting a transaction over its limits is what it is for; once commit()
+// has released it, a second abort is a no-op (the README's finally idiom).
 Napi::Value Txn::Abort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::TooLarge) RequireUsable(env);
-  End(false, State::Aborted, nullptr);
+  if (root_ != nullptr) End(false, State::Aborted, nullptr);
   return env.Undefined();
 }
 
+// Whether the native transaction is still open (and so holds LMDB's writer
+// or a reader slot): true over its limits until aborted. The one invariant:
+// no write transaction is open while this reads false.
 Napi::Value Txn::Active(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), state_ == State::Active);
+  return Napi::Boolean::New(info.Env(), root_ != nullptr);
 }
 
 Napi::Value Txn::MapFullGrown(const Napi::CallbackInfo& info) {

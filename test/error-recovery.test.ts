@@ -39,7 +39,7 @@ function survives (opts: Parameters<typeof open>[1], trigger: (store: Store, dir
   let thrown: unknown
   try { trigger(store, dir) } catch (e) { thrown = e }
   expect(thrown).toBeInstanceOf(expected)
-  if (store.isOpen) {
+  if (store.active) {
     expect(contents(store)).toEqual(before)
     store.transactionSync((t) => t.write('after', 'ok')) // still writable (lock not leaked)
     store.close()

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { nativeSourceHash } from './helpers/lib'
 import { ROOT } from './helpers/child'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { sourceHash } = require('../scripts/source-hash.js')
+// The loaded addon's own hash (internal: not part of the package's API).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const nativeSourceHash: string = require('../dist/native.js').addon.sourceHash
 const prebuild = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'lmdb-txn.node')
 
 describe('native binary', () => {

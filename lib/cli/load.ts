@@ -8,6 +8,7 @@ import * as fs from 'node:fs'
 import * as nodePath from 'node:path'
 import * as readline from 'node:readline'
 import { open, LmdbTxnError, type Store } from '../index'
+import { kRunSync } from '../internal'
 import { CliError, EXIT_OK, formatCount, openError, UsageError } from './common'
 import { progressOption, type Command } from './command'
 import { DumpFormatError, DumpParser, type DumpEntry } from './dump-format'
@@ -48,7 +49,7 @@ export const load: Command = {
       }
       const progress = new Progress('load', entries.length, { enabled: showProgress })
       try {
-        store.transactionSync((txn) => {
+        store[kRunSync]((txn, native) => {
           if (opts.merge !== true && txn.keys({ limit: 1 }).length > 0) {
             throw new CliError(`${dir} already has entries: load into a new or empty store, or pass --merge`)
           }
@@ -59,8 +60,8 @@ export const load: Command = {
             progress.tick()
           }
           // The log keeps its seqs; this transaction records no record of its own.
-          for (const c of changes) txn.native.restoreChange(c.seq, c.record)
-        })
+          for (const c of changes) native.restoreChange(c.seq, c.record)
+        }, 'load')
         committed = true
       } catch (err) {
         if (err instanceof LmdbTxnError) throw new CliError(`load failed, nothing was written: ${err.message}`)

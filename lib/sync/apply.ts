@@ -14,7 +14,8 @@
  * record is durable — only then may a transport acknowledge it.
  */
 import type { Store } from '../store'
-import type { Transaction } from '../transaction'
+import type { NativeTxn } from '../native'
+import { kTransactionSeq } from '../internal'
 import { applyOps, decodeOps, decodeRecord, RecordFormatError } from '../changes'
 import { readSeq, seqBytes, SYNC_KEYS } from '../sync-state'
 import { decodeMessage, type WireMessage } from './wire'
@@ -63,11 +64,10 @@ function partKey (seq: number, part: number): Buffer {
 /** Applies one message (bytes or decoded) to `replica`; see the file comment. */
 export async function applyMessage (replica: Store, message: Uint8Array | WireMessage): Promise<ApplyResult> {
   const m = message instanceof Uint8Array ? decodeMessage(message) : message
-  return await replica.transaction((txn) => applyInTxn(txn, m))
+  return (await replica[kTransactionSeq]((_txn, native) => applyInTxn(native, m))).value
 }
 
-function applyInTxn (txn: Transaction, m: WireMessage): ApplyResult {
-  const n = txn.native
+function applyInTxn (n: NativeTxn, m: WireMessage): ApplyResult {
   const id = Buffer.from(m.storeId, 'hex')
   const primary = n.syncGet(KEY.primary)
   if (primary !== undefined && !primary.equals(id)) throw new ForeignPrimaryError(primary.toString('hex'), m.storeId)

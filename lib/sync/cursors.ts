@@ -8,7 +8,7 @@
  */
 import type { Store } from '../store'
 import { readSeq, seqBytes, SYNC_KEYS } from '../sync-state'
-import { kSyncGet } from '../internal'
+import { kSyncGet, kTransactionSeq } from '../internal'
 
 const key = (peerId: string): Buffer => Buffer.from(SYNC_KEYS.cursorPrefix + peerId)
 
@@ -38,13 +38,13 @@ export class CursorStore {
 
   async #drain (): Promise<void> {
     try {
-      while (this.#pending.size > 0 && this.#store.isOpen) {
+      while (this.#pending.size > 0 && this.#store.active) {
         const batch = this.#pending
         this.#pending = new Map()
-        await this.#store.transaction((txn) => {
+        await this.#store[kTransactionSeq]((_txn, native) => {
           for (const [peer, seq] of batch) {
             const k = key(peer)
-            if (readSeq(txn.native.syncGet(k)) < seq) txn.native.syncPut(k, seqBytes(seq))
+            if (readSeq(native.syncGet(k)) < seq) native.syncPut(k, seqBytes(seq))
           }
         })
       }

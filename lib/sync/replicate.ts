@@ -276,7 +276,7 @@ export class Replication {
   }
 
   status (): PeerStatus[] {
-    const last = this.store.isOpen ? this.store.lastChangeSeq() : 0
+    const last = this.store.active ? this.store.lastChangeSeq() : 0
     return this.#links.map((l) => ({
       id: l.peer.id,
       acked: l.acked,
