@@ -11,7 +11,9 @@
  * (reconnect, leader change) would otherwise leave record n+1 before record n
  * on the stream; with the expectation the later one is refused and the
  * publisher resynchronises from the stream's last message on the subject.
- * The price is one round trip per message (no pipelining).
+ * While this store is alone on a single-replica stream, up to 64 publishes
+ * are in flight, each expecting the previous one's predicted stream seq
+ * (see position()); otherwise one round trip per message.
  */
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream'
@@ -79,6 +81,8 @@ export class StreamOrderError extends LmdbTxnError {
 /** Headroom for headers and protocol framing below the server's max_payload. */
 const HEADER_ALLOWANCE = 512
 const API_WRONG_LAST_SEQ = 10071
+/** Publishes in flight while pipelining is safe (see position()). */
+const PIPELINE_WINDOW = 64
 const API_STREAM_NOT_FOUND = 10059
 
 export class JetStreamPublisher {
@@ -91,9 +95,13 @@ export class JetStreamPublisher {
   #js: JetStreamClient | undefined
   #jsm: JetStreamManager | undefined
   #connecting: Promise<void> | undefined
-  /** Stream seq of our last message on the subject; undefined until resynced. */
-  #lastStreamSeq: number | undefined
-  #position: StreamPosition | undefined
+  /** Our last message on the stream or in flight (streamSeq -1); undefined until resynced. */
+  #tail: StreamPosition | undefined
+  /** Expected last subject seq for the next publish (predicted while others are in flight). */
+  #expect: number | undefined
+  #inFlight = 0
+  #pipelined = false
+  #pipelineRefused = false
   #closed = false
 
   readonly #header: (message: Uint8Array) => { storeId: string, seq: number, part: number, parts: number }
@@ -182,59 +190,88 @@ export class JetStreamPublisher {
     return info.max_payload - HEADER_ALLOWANCE
   }
 
-  /** The stream's last message on our subject; also resets the ordering expectation. */
+  /**
+   * The stream's last message on our subject; resets the ordering state to
+   * it, and decides whether publishes may be pipelined: only while our
+   * subject holds the stream's last message and no other subject is on the
+   * stream, since the expectation of a message in flight is predicted (the
+   * previous message's stream seq + 1).
+   */
   async position (): Promise<StreamPosition> {
     await this.connect()
-    const m = await this.#jsm!.streams.getMessage(this.stream, { last_by_subj: this.subject })
+    const [m, info] = await Promise.all([
+      this.#jsm!.streams.getMessage(this.stream, { last_by_subj: this.subject }),
+      this.#jsm!.streams.info(this.stream)
+    ])
+    let pos: StreamPosition
     if (m === null) {
-      this.#position = { seq: 0, part: 0, parts: 1, streamSeq: 0 }
+      pos = { seq: 0, part: 0, parts: 1, streamSeq: 0 }
     } else {
       let h
       try { h = this.#header(m.data) } catch (e) {
         throw new StreamOrderError(`the last message on ${this.subject} (stream seq ${m.seq}) is not an lmdb-txn record: ${(e as Error).message}`)
       }
       if (h.storeId !== this.#storeId) throw new StreamOrderError(`the last message on ${this.subject} (stream seq ${m.seq}) comes from store ${h.storeId}`)
-      this.#position = { seq: h.seq, part: h.part, parts: h.parts, streamSeq: m.seq }
+      pos = { seq: h.seq, part: h.part, parts: h.parts, streamSeq: m.seq }
     }
-    this.#lastStreamSeq = this.#position.streamSeq
-    return this.#position
+    this.#tail = pos
+    this.#expect = pos.streamSeq
+    // A clustered stream (nats-server 2.9) checks the expectation against
+    // what RAFT applied, not what its leader has in flight: pipelining there
+    // refuses every message after the first; so single-replica streams only.
+    this.#pipelined = !this.#pipelineRefused && info.config.num_replicas === 1 &&
+      info.state.last_seq === pos.streamSeq && (info.state.num_subjects ?? 0) <= 1
+    return pos
   }
+
+  /** Publishes in flight at once: PIPELINE_WINDOW while pipelining is safe, else 1. */
+  window (): number { return this.#pipelined ? PIPELINE_WINDOW : 1 }
 
   /**
    * Publishes one wire message (record `at.seq`, part `at.part` of
    * `at.parts`, 0-based) and resolves once the stream stored it. A message
    * the stream already holds (a re-send after a lost ack) resolves at once.
+   * Calls must come in message order; several may be in flight (window()).
    */
   async publish (message: Uint8Array, at: { seq: number, part: number, parts: number }): Promise<void> {
-    if (this.#lastStreamSeq === undefined) await this.position()
-    const pos = this.#position!
-    if (pos.streamSeq > 0) {
-      const complete = pos.part + 1 === pos.parts
+    if (this.#tail === undefined) await this.position()
+    const tail = this.#tail!
+    if (tail.streamSeq !== 0) {
+      const complete = tail.part + 1 === tail.parts
       // already on the stream (a re-send after a lost ack)
-      if (at.seq < pos.seq || (at.seq === pos.seq && (complete || (at.parts === pos.parts && at.part <= pos.part)))) return
-      // only the message right after the stream's last one may follow it
+      if (at.seq < tail.seq || (at.seq === tail.seq && (complete || (at.parts === tail.parts && at.part <= tail.part)))) return
+      // only the message right after the last one may follow it
       const follows = at.part === 0
-        ? (at.seq === pos.seq + 1 && complete) || at.seq === pos.seq
-        : at.seq === pos.seq && at.parts === pos.parts && at.part === pos.part + 1
+        ? (at.seq === tail.seq + 1 && complete) || at.seq === tail.seq
+        : at.seq === tail.seq && at.parts === tail.parts && at.part === tail.part + 1
       if (!follows) {
-        throw new StreamOrderError(`stream "${this.stream}" holds ${this.subject} up to seq ${pos.seq} part ${pos.part + 1}/${pos.parts}; ` +
+        throw new StreamOrderError(`stream "${this.stream}" holds ${this.subject} up to seq ${tail.seq} part ${tail.part + 1}/${tail.parts}; ` +
           `seq ${at.seq} part ${at.part + 1}/${at.parts} cannot follow it`)
       }
     }
+    // Assigned before the first await, so calls in flight chain in call order:
+    // the next message expects this one right after the current last.
+    const expected = this.#expect!
+    this.#expect = expected + 1
+    this.#tail = { ...at, streamSeq: -1 }
+    this.#inFlight++
     let ack
     try {
       ack = await this.#js!.publish(this.subject, message, {
         msgID: messageId(this.#storeId, at.seq, at.part, at.parts),
-        expect: { lastSubjectSequence: this.#lastStreamSeq! }
+        expect: { lastSubjectSequence: expected }
       })
     } catch (e) {
-      this.#lastStreamSeq = undefined  // resync from the stream before the next try
-      this.#position = undefined
+      this.#tail = undefined  // resync from the stream before the next try
+      // a refused prediction while others were in flight: stop pipelining
+      if (apiCode(e) === API_WRONG_LAST_SEQ && this.#inFlight > 1) this.#pipelineRefused = true
       throw this.#explain(at.seq, e)
+    } finally {
+      this.#inFlight--
     }
     if (ack.stream !== this.stream) throw new StreamOrderError(`subject ${this.subject} is stored by stream "${ack.stream}", not "${this.stream}"`)
-    this.#lastStreamSeq = Math.max(this.#lastStreamSeq!, ack.seq)
-    this.#position = { seq: at.seq, part: at.part, parts: at.parts, streamSeq: ack.seq }
+    // nothing else in flight: the exact stream seq replaces the prediction
+    if (this.#inFlight === 0 && this.#tail !== undefined) this.#expect = ack.seq
   }
 
   #explain (seq: number, e: unknown): Error {

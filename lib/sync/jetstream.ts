@@ -7,8 +7,9 @@
  * the stream and reports the last record the stream holds for this store
  * (the stream, not the local cursor, is the truth: a cursor that lags it
  * re-sends nothing, a stream that lost records gets them again); send()
- * publishes one wire message and resolves on its publish ack. The window is
- * 1: each publish states the stream seq it follows (see the publisher).
+ * publishes one wire message and resolves on its publish ack. Each publish
+ * states the stream seq it follows (see the publisher), so the window is 64
+ * only while this store is alone on a single-replica stream, else 1.
  */
 import { createHash } from 'node:crypto'
 import * as os from 'node:os'
@@ -39,7 +40,7 @@ export class JetStreamPeer implements Peer {
       limits: { maxMessageBytes: this.#pub.maxPayload(), maxMessageOps: Number.MAX_SAFE_INTEGER, batches: true },
       // the last record whose every part the stream holds (none: resume from the cursor)
       appliedSeq: pos.streamSeq === 0 ? undefined : pos.part + 1 === pos.parts ? pos.seq : pos.seq - 1,
-      window: 1
+      window: this.#pub.window()
     }
   }
 

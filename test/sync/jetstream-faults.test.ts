@@ -192,7 +192,7 @@ describeNats('JetStream replication: faults (real nats-server, real processes)',
     const leader = await c.streamLeader(STREAM)
     expect(leader).toBeDefined()
     await leader!.kill()
-    await pri.waitLine((l) => l.synced !== undefined, 60_000, 'primary synced after the leader change')
+    await pri.waitLine((l) => l.synced !== undefined, 40_000, 'primary synced after the leader change')
     const now = await c.streamLeader(STREAM)
     expect(now?.name).not.toBe(leader!.name)
     await verify(pdir, [{ dir: r1, proc: rep1, readers: [rd] }, { dir: r2, proc: rep2, readers: [] }])

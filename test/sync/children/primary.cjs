@@ -2,7 +2,7 @@
 /**
  * A primary for the JetStream fault tests. argv: <root> <dir> <urls> <stream>
  * <replicas> <from> <to> [maxBytes]. Commits transactions from..to-1 (each writes
- * t/<i>/a, t/<i>/b and `last`, 8 in flight) while replicate() publishes
+ * t/<i>/a, t/<i>/b and `last`, 64 in flight) while replicate() publishes
  * them, then waits until the stream acked everything. Prints JSON lines:
  * {committed:i} as it goes, {synced:seq} at the end; then idles until killed.
  */
@@ -19,6 +19,8 @@ async function main () {
     peers: [{ nats: urls, stream, create, ackTimeoutMs: 2000 }],
     backoff: { initialMs: 50, maxMs: 500 }
   })
+  // diagnostics for a failing test (stderr is shown then)
+  setInterval(() => process.stderr.write(JSON.stringify(rep.status()) + '\n'), 2000).unref()
   const value = (i) => `v${i}-${'x'.repeat(i % 7 * 10)}`
   let next = Number(from)
   const end = Number(to)
@@ -33,7 +35,7 @@ async function main () {
       if (i % 20 === 0) out({ committed: i })
     }
   }
-  await Promise.all(Array.from({ length: 8 }, worker))
+  await Promise.all(Array.from({ length: 64 }, worker))
   const seq = store.stat().changeLog.last
   out({ committed: end - 1, seq })
   await rep.synced(seq)
