@@ -243,6 +243,7 @@ export class JetStreamReplica {
           return
         }
         m.ack()
+        this.#status.retrying = false
         if (r.status === 'duplicate') this.#status.skipped++
         else this.#fresh = false
         this.#resumeAfter = Math.max(this.#resumeAfter, m.seq)
