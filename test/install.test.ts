@@ -108,9 +108,11 @@ describe('npm install of the packed tarball, with no compiler on PATH', () => {
     expect(fs.existsSync(path.join(pkg, 'prebuilds', 'linux-x64', 'lmdb-txn.node'))).toBe(true)
     expect(fs.existsSync(path.join(pkg, 'build')), 'nothing compiled').toBe(false)
     const files = fs.readdirSync(pkg).sort()
-    expect(files).toEqual(['README.md', 'bin', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds', 'scripts']
+    expect(files).toEqual(['README.md', 'bin', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds', 'scripts', 'sync']
       .concat(fs.existsSync(path.join(ROOT, 'LICENSE')) ? ['LICENSE'] : []).sort())
     expect(fs.existsSync(path.join(pkg, 'test'))).toBe(false)
+    // lmdb-txn/sync resolves for old resolvers too (sync/package.json points into dist)
+    expect(JSON.parse(fs.readFileSync(path.join(pkg, 'sync', 'package.json'), 'utf8')).main).toBe('../dist/sync/index.js')
   })
 
   it('ESM: import and import() open a store, write a message in one transaction, read it back', () => {

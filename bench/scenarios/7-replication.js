@@ -1,26 +1,25 @@
 'use strict'
-// Scenario 7: replication (SPEC §11). 64 writers commit messages (as in 1c)
-// on a primary with the change log on; a replica store in the same process
-// applies them from the transport. Measured: replicated messages/s from the
-// first measured commit to the last one visible on the replica, beside the
-// local group-commit rate of the same run (a row without replication), and
-// the lag of each record (commit on the primary → visible on the replica),
-// p50/p99. Timestamps come from watch() on both stores (it wakes at once for
-// commits of this process). The writers outrun the transport, so the lag
-// includes the backlog: it is the latency under saturation, not at rest.
-// JetStream rows spawn nats-server (one, or a three-node cluster with the
-// stream at replicas: 3) on free loopback ports; HTTP rows: see #14.
+// Scenario 7: replication (SPEC §11.2/§11.3), primary commit → replica-visible.
+// 64 writers; each message counts when the replica has applied it durably
+// (visible to the replica's readers):
+//  - "http replica": each writer awaits rep.transaction()'s ack from
+//    `lmdb-txn serve` in its own process on loopback (the replica acks only
+//    after its apply is durable);
+//  - "JetStream": the publish ack only means the stream has it, so each
+//    writer awaits the record on the replica store itself (a JetStream
+//    replica in this process, its commits seen through watch()); nats-server
+//    runs as one node, or as a three-node cluster with the stream at
+//    replicas: 3, on free loopback ports.
+// Beside them, in the same run, the local group-commit rate of the same
+// workload with the change log on (what replication is measured against) and
+// with it off (what the log costs). Lag = local commit durable → replica.
 const path = require('path')
+const { spawn } = require('child_process')
 const { makeMessages } = require('../lib/workload')
 const { NotAvailable } = require('../peers/util')
 
 const ROOT = process.env.LMDB_TXN_MODULE || path.resolve(__dirname, '..', '..')
 const WRITERS = 64
-const VARIANTS = {
-  'local group commit (no replication)': { transport: 'none' },
-  'JetStream, 1 server': { transport: 'jetstream', nodes: 1 },
-  'JetStream, 3-node cluster, replicas: 3': { transport: 'jetstream', nodes: 3 }
-}
 
 function writeBody (txn, msg) {
   txn.makeGroup(msg.path)
@@ -28,109 +27,135 @@ function writeBody (txn, msg) {
   for (const link of msg.links) txn.makeLink(link.target, link.path)
 }
 
-async function writeAll (store, msgs, from, to) {
-  let next = from
-  const worker = async () => { while (next < to) { const i = next++; await store.transaction(t => writeBody(t, msgs[i])) } }
-  await Promise.all(Array.from({ length: WRITERS }, worker))
+function startServe (dir) {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'lmdb-txn.js'), 'serve', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let buf = ''
+    proc.stdout.on('data', (c) => {
+      buf += c
+      const i = buf.indexOf('\n')
+      if (i >= 0) resolve({ proc, url: JSON.parse(buf.slice(0, i)).url })
+    })
+    proc.once('exit', (code) => reject(new Error(`lmdb-txn serve exited ${code}`)))
+  })
 }
 
-function percentile (sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p / 100))]
-}
-
-/** Times at which seqs 1..total commit on `store` (watch from the start). */
-function timestamps (store, total) {
-  const at = new Float64Array(total + 1)
-  const done = (async () => {
-    for await (const c of store.watch({ after: 0 })) {
-      at[c.seq] = performance.now()
-      if (c.seq >= total) break
-    }
-  })()
-  return { at, done }
-}
-
-async function jetstreamRow (v, dir, tmp, msgs, warmup) {
-  let cluster
+/** A JetStream primary peer and a replica store fed from it in this process; visible(seq) resolves once applied there. */
+async function startJetStream (store, tmp, nodes) {
   const { natsServerAvailable, NatsCluster } = require('../../test/helpers/nats-cluster.cjs')
   if (!natsServerAvailable) throw new NotAvailable('nats-server is not installed (apt-get install nats-server)')
   try { require.resolve('@nats-io/jetstream'); require.resolve('@nats-io/transport-node') } catch { throw new NotAvailable('@nats-io/transport-node and @nats-io/jetstream are not installed') }
   const { open } = require(ROOT)
-  const { replicate, jetStreamReplica } = require(path.join(ROOT, 'dist', 'sync', 'index.js'))
-  const total = msgs.length
-  try {
-    cluster = await NatsCluster.start(v.nodes)
-    const primary = open(dir, { changeLog: true })
-    const replica = open(path.join(tmp, 'replica'), { changeLog: true })
-    const rep = replicate(primary, { peers: [{ nats: cluster.urls, stream: 'bench', create: { replicas: v.nodes } }] })
-    const sub = jetStreamReplica(replica, { nats: cluster.urls, stream: 'bench', consumer: 'bench' })
-    const committed = timestamps(primary, total)
-    const visible = timestamps(replica, total) // one replica record per primary record, same order
-    try {
-      await writeAll(primary, msgs, 0, warmup)
-      await Promise.race([visible.done, new Promise(resolve => setTimeout(resolve, 0))])
-      await waitFor(() => visible.at[warmup] > 0, 120e3, 'warm-up replicated')
-      const t0 = performance.now()
-      await writeAll(primary, msgs, warmup, total)
-      const localMs = performance.now() - t0
-      await Promise.race([visible.done, rejectAfter(300e3, 'replica did not catch up')])
-      await committed.done
-      const wallMs = visible.at[total] - t0
-      const lags = []
-      for (let s = warmup + 1; s <= total; s++) lags.push(visible.at[s] - committed.at[s])
-      lags.sort((a, b) => a - b)
-      const st = sub.status()
-      if (st.appliedSeq !== total) throw new Error(`replica applied ${st.appliedSeq} of ${total}`)
-      return {
-        n: total - warmup,
-        wallMs,
-        opsPerSec: (total - warmup) / (wallMs / 1000),
-        primaryOpsPerSec: (total - warmup) / (localMs / 1000),
-        durable: true,
-        lag: { p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: lags[lags.length - 1] },
-        note: `replica restarts ${st.restarts}, skipped ${st.skipped}`
-      }
-    } finally {
-      await sub.close()
-      await rep.close()
-      primary.close()
-      replica.close()
+  const { replicate, jetStreamReplica } = require(path.join(ROOT, 'dist', 'sync'))
+  const cluster = await NatsCluster.start(nodes)
+  // the replica's own change log has one record per applied primary record, in order
+  const replica = open(path.join(tmp, 'replica'), { changeLog: true })
+  const rep = replicate(store, { peers: [{ nats: cluster.urls, stream: 'bench', create: { replicas: nodes } }] })
+  const sub = jetStreamReplica(replica, { nats: cluster.urls, stream: 'bench', consumer: 'bench' })
+  let applied = 0
+  const waiters = []
+  const abort = new AbortController()
+  const watching = (async () => {
+    for await (const c of replica.watch({ after: 0, signal: abort.signal })) {
+      applied = c.seq
+      while (waiters.length > 0 && waiters[0].seq <= applied) waiters.shift().resolve()
     }
-  } finally {
-    if (cluster) await cluster.stop()
+  })()
+  return {
+    rep,
+    visible (seq) {
+      if (seq <= applied) return Promise.resolve()
+      return new Promise((resolve) => {
+        let i = waiters.length
+        while (i > 0 && waiters[i - 1].seq > seq) i--
+        waiters.splice(i, 0, { seq, resolve })
+      })
+    },
+    note: () => { const s = sub.status(); return `replica applied seq ${s.appliedSeq}; consumer restarts ${s.restarts}, redeliveries skipped ${s.skipped}` },
+    async close () {
+      await sub.close()
+      abort.abort()
+      await watching
+      await rep.close()
+      replica.close()
+      await cluster.stop()
+    }
   }
 }
 
-function rejectAfter (ms, what) { return new Promise((resolve, reject) => setTimeout(() => reject(new Error(what)), ms).unref()) }
-async function waitFor (cond, ms, what) {
-  const end = Date.now() + ms
-  while (!cond()) { if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`); await new Promise(resolve => setTimeout(resolve, 10)) }
-}
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p / 100))]
 
 module.exports = {
   id: '7',
-  title: 'Replication: primary commit to replica-visible, 64 writers',
+  title: 'Replication: primary commit → replica-visible',
   unit: 'msg/s',
-  describe: 'messages as in 1c (64 writers, store.transaction()) on a primary with the change log; a replica in the same process applies them from the transport; msg/s from the first measured commit to the last visible on the replica, beside the local group-commit rate of the same run; lag = commit → visible per record (p50/p99, includes the backlog)',
+  rounds: 3,
+  describe: '64 writers; "http replica": each awaits rep.transaction() (durable here and applied durably by `lmdb-txn serve` in another process on 127.0.0.1); "JetStream": each awaits its record applied on a replica store fed by a JetStream consumer in this process (nats-server: one node, or three with the stream at replicas: 3); "local": store.transaction() on the same workload, change log on / off; lag = local commit durable → applied on the replica, p50/p99',
   rows (quick) {
-    const params = { messages: quick ? 200 : 3000, warmup: quick ? 20 : 200 }
-    return Object.keys(VARIANTS).map(variant => ({ peer: 'lmdb-txn', variant, params }))
+    const params = { messages: quick ? 200 : 4000, warmup: quick ? 20 : 200 }
+    const js = { ...params, messages: quick ? 200 : 2000 }
+    return [
+      { peer: 'lmdb-txn', variant: 'local group commit, change log on', params: { ...params, mode: 'local', changeLog: true } },
+      { peer: 'lmdb-txn', variant: 'local group commit, change log off', params: { ...params, mode: 'local', changeLog: false } },
+      { peer: 'lmdb-txn', variant: 'http replica (rep.transaction)', params: { ...params, mode: 'http', changeLog: true } },
+      { peer: 'lmdb-txn', variant: 'JetStream, 1 server', params: { ...js, mode: 'jetstream', nodes: 1, changeLog: true } },
+      { peer: 'lmdb-txn', variant: 'JetStream, 3-node cluster (replicas: 3)', params: { ...js, mode: 'jetstream', nodes: 3, changeLog: true } }
+    ]
   },
 
-  async run ({ variant, dir, tmp, params }) {
-    const v = VARIANTS[variant]
-    const msgs = makeMessages(params.warmup + params.messages, { seed: 77 })
-    if (v.transport === 'none') {
-      const { open } = require(ROOT)
-      const store = open(dir)
-      try {
-        await writeAll(store, msgs, 0, params.warmup)
-        const t0 = performance.now()
-        await writeAll(store, msgs, params.warmup, msgs.length)
-        const wallMs = performance.now() - t0
-        return { n: params.messages, wallMs, opsPerSec: params.messages / (wallMs / 1000), durable: true }
-      } finally { store.close() }
+  async run ({ dir, tmp, params }) {
+    const { open } = require(ROOT)
+    const { replicate } = require(path.join(ROOT, 'dist', 'sync'))
+    const { kTransactionSeq } = require(path.join(ROOT, 'dist', 'internal'))
+    const store = open(dir, { changeLog: params.changeLog, durability: 'sync' })
+    let serve, rep, js
+    try {
+      if (params.mode === 'http') {
+        serve = await startServe(path.join(tmp, 'replica'))
+        rep = replicate(store, { peers: [{ url: serve.url }] })
+      }
+      if (params.mode === 'jetstream') js = await startJetStream(store, tmp, params.nodes)
+      const msgs = makeMessages(params.warmup + params.messages, { seed: 77 })
+      const lags = []
+      const one = async (i, measure) => {
+        const fn = (t) => writeBody(t, msgs[i])
+        if (!rep && !js) return store.transaction(fn)
+        const { seq } = await store[kTransactionSeq](fn)
+        const committed = performance.now()
+        await (js ? js.visible(seq) : rep.synced(seq))
+        if (measure) lags.push(performance.now() - committed)
+      }
+      const range = async (from, to, measure) => {
+        let next = from
+        await Promise.all(Array.from({ length: WRITERS }, async () => { while (next < to) await one(next++, measure) }))
+      }
+      await range(0, params.warmup, false)
+      const t0 = performance.now()
+      await range(params.warmup, params.warmup + params.messages, true)
+      const wallMs = performance.now() - t0
+      const last = msgs[msgs.length - 1]
+      if (store.type(last.path) !== 'group') throw new Error('the last message is missing on the primary')
+      const result = { n: params.messages, wallMs, opsPerSec: params.messages / (wallMs / 1000), durable: true }
+      if (rep || js) {
+        lags.sort((a, b) => a - b)
+        result.lag = { p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: lags[lags.length - 1] }
+        result.meanMs = result.lag.p50Ms
+        result.p99Ms = result.lag.p99Ms
+      }
+      if (rep) {
+        const replica = open(path.join(tmp, 'replica'), { readOnly: true })
+        try {
+          if (replica.type(last.path) !== 'group') throw new Error('the last message is missing on the replica')
+          result.note = `replica applied seq ${replica.stat().replica.appliedSeq}; p50/p99 are the commit→ack lag`
+        } finally { replica.close() }
+      }
+      if (js) result.note = js.note() + '; p50/p99 are the commit→replica-visible lag'
+      return result
+    } finally {
+      if (js) await js.close()
+      if (rep) await rep.close()
+      if (serve) { serve.proc.kill('SIGTERM'); await new Promise((resolve) => serve.proc.once('exit', resolve)) }
+      store.close()
     }
-    return await jetstreamRow(v, dir, tmp, msgs, params.warmup)
   }
 }

@@ -13,7 +13,7 @@ export interface HttpPeerOptions {
   url: string
   /** Bearer token (the endpoint requires one off loopback). */
   token?: string
-  /** Messages in flight at once on separate connections. Default 16. */
+  /** Messages in flight at once on separate connections. Default 64. */
   window?: number
   /** A request slower than this fails (and is retried). Default 30,000 ms. */
   requestTimeoutMs?: number
@@ -45,7 +45,7 @@ export class HttpPeer implements Peer {
     this.id = url.origin + url.pathname.replace(/\/+$/, '')
     this.#storeId = storeId
     this.#token = options.token
-    this.#window = options.window ?? 16
+    this.#window = options.window ?? 64
     if (!Number.isInteger(this.#window) || this.#window < 1 || this.#window > 1024) throw new RangeError('peer window must be an integer 1..1024')
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: this.#window })

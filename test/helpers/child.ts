@@ -69,7 +69,7 @@ export class Child {
   }
 
   async close (): Promise<void> {
-    if (this.proc.exitCode !== null) return
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return // exited, or killed by a signal
     const done = new Promise((resolve) => this.proc.once('exit', resolve))
     this.proc.stdin!.end()
     this.proc.kill('SIGTERM')
