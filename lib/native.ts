@@ -12,6 +12,8 @@ export interface NativeReader {
   /** A length: the value is in `readBuffer`; a Buffer when it did not fit. */
   read (path: string): number | Buffer | undefined
   readString (path: string): string | undefined
+  /** The value's length (copied to target's start only if it fits), or undefined. */
+  readInto (path: string, target: Uint8Array): number | undefined
   type (path: string, follow: boolean): EntryType | undefined
   exists (path: string): boolean
   resolve (path: string): string
@@ -112,10 +114,15 @@ addon.setErrorFactory(createNativeError)
 
 const readBuffer = Buffer.from(addon.readBuffer)
 
-/** A native read result as a Buffer owned by the caller (pooled when small). */
+/**
+ * A native read result as a Buffer with a backing store of its own, exactly
+ * the value's size (never a slice of Node's shared pool: `value.buffer` must
+ * not show other entries). allocUnsafeSlow skips the zero fill the copy
+ * overwrites anyway; V8 keeps values up to 64 bytes on its heap.
+ */
 export function readResult (result: number | Buffer | undefined): Buffer | undefined {
   if (typeof result !== 'number') return result
-  const out = Buffer.allocUnsafe(result)
+  const out = Buffer.allocUnsafeSlow(result)
   readBuffer.copy(out, 0, 0, result)
   return out
 }

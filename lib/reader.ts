@@ -44,6 +44,7 @@ function keys (reader: NativeReader, opts: KeysOptions | undefined): string[] {
 export interface Readable {
   read (path: string): Uint8Array | undefined
   readString (path: string): string | undefined
+  readInto (path: string, target: Uint8Array): number | undefined
   type (path: string, opts?: TypeOptions): EntryType | undefined
   list (path: string, opts?: ListOptions): string[]
   resolve (path: string): string
@@ -67,6 +68,12 @@ export abstract class ReadView implements Readable {
   /** The value at `path` (links followed): a copy owned by the caller; a group reads as undefined. */
   read (path: string): Uint8Array | undefined { return readResult(this.#reader.read(path)) }
   readString (path: string): string | undefined { return this.#reader.readString(path) }
+  /**
+   * Copies the value at `path` (links followed) into `target` without
+   * allocating; returns its length, or undefined when there is no value.
+   * Nothing is copied when the length exceeds `target.byteLength`.
+   */
+  readInto (path: string, target: Uint8Array): number | undefined { return this.#reader.readInto(path, target) }
   type (path: string, opts?: TypeOptions): EntryType | undefined { return this.#reader.type(path, typeFollow(opts)) }
   list (path: string, opts?: ListOptions): string[] { return list(this.#reader, path, opts) }
   resolve (path: string): string { return this.#reader.resolve(path) }

@@ -215,77 +215,17 @@ int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, 
 
 // ---- JS glue -------------------------------------------------------------
 
-// read → undefined, or the value's length after copying it into the thread's
-// shared read buffer (lib/ copies it on), or a Buffer copy when it is larger.
-// readString → the decoded string.
-Napi::Value JsRead(const Napi::CallbackInfo& info, const ReadContext& ctx, bool asString) {
-  Key key;
-  ReadKey(ctx.env, info[0], "path", key);
-  Entry e;
-  if (!Resolve(ctx, key.view(), true, &e, nullptr) || e.tag != kSimple) {
-    return ctx.env.Undefined();
-  }
-  // Always a copy: a buffer over the map would dangle when it moves or closes.
-  const char* data = static_cast<const char*>(e.payload.mv_data);
-  size_t size = e.payload.mv_size;
-  if (asString) return Napi::String::New(ctx.env, data, size);
-  AddonData* addon = GetAddonData(ctx.env);
-  if (size <= addon->readBufferSize) {
-    std::memcpy(addon->readBufferData, data, size);
-    return Napi::Number::New(ctx.env, static_cast<double>(size));
-  }
-  return Napi::Buffer<char>::Copy(ctx.env, data, size);
-}
-
-Napi::Value JsType(const Napi::CallbackInfo& info, const ReadContext& ctx) {
-  Key key;
-  ReadKey(ctx.env, info[0], "path", key);
-  bool follow = info.Length() < 2 || !info[1].IsBoolean() || info[1].As<Napi::Boolean>();
-  Entry e;
-  if (!Resolve(ctx, key.view(), follow, &e, nullptr)) return ctx.env.Undefined();
-  switch (e.tag) {
-    case kSimple: return Napi::String::New(ctx.env, "simple");
-    case kGroup: return Napi::String::New(ctx.env, "group");
-    default: return Napi::String::New(ctx.env, "link");
-  }
-}
-
-Napi::Value JsExists(const Napi::CallbackInfo& info, const ReadContext& ctx) {
-  Key key;
-  ReadKey(ctx.env, info[0], "path", key);
-  Entry e;
-  return Napi::Boolean::New(ctx.env, Resolve(ctx, key.view(), true, &e, nullptr));
-}
-
-Napi::Value JsResolve(const Napi::CallbackInfo& info, const ReadContext& ctx) {
-  Key key;
-  ReadKey(ctx.env, info[0], "path", key);
-  Entry e;
-  std::string final;
-  Resolve(ctx, key.view(), true, &e, &final);
-  return Napi::String::New(ctx.env, final);
-}
-
 namespace {
 
 // The (after?, limit?) arguments at info[1], info[2] of list() and keys();
 // lib/ has validated them.
-struct Paging {
-  std::string after;
-  bool hasAfter = false;
-  size_t limit = std::numeric_limits<size_t>::max();
-  const std::string* afterOrNull() const { return hasAfter ? &after : nullptr; }
-};
-
-Paging ReadPaging(const Napi::CallbackInfo& info) {
-  Paging p;
-  p.hasAfter = info.Length() > 1 && info[1].IsString();
-  if (p.hasAfter) p.after = info[1].As<Napi::String>().Utf8Value();
+void ReadPaging(const Napi::CallbackInfo& info, ReadArgs& a) {
+  a.hasAfter = info.Length() > 1 && info[1].IsString();
+  if (a.hasAfter) a.after = info[1].As<Napi::String>().Utf8Value();
   if (info.Length() > 2 && info[2].IsNumber()) {
     double l = info[2].As<Napi::Number>().DoubleValue();
-    if (l >= 0 && l < static_cast<double>(p.limit)) p.limit = static_cast<size_t>(l);
+    if (l >= 0 && l < static_cast<double>(a.limit)) a.limit = static_cast<size_t>(l);
   }
-  return p;
 }
 
 Napi::Array ToJsArray(Napi::Env env, const std::vector<std::string>& strings) {
@@ -296,31 +236,86 @@ Napi::Array ToJsArray(Napi::Env env, const std::vector<std::string>& strings) {
 
 }  // namespace
 
-// list(path, after?, limit?)
-Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx) {
-  Key key;
-  ReadKey(ctx.env, info[0], "path", key);
-  Paging paging = ReadPaging(info);
-  Entry e;
-  std::string parent;
-  Resolve(ctx, key.view(), true, &e, &parent);
-  return ToJsArray(ctx.env, ListChildren(ctx, parent, paging.afterOrNull(), paging.limit));
+ReadArgs ParseReadArgs(const Napi::CallbackInfo& info, ReadOp op) {
+  Napi::Env env = info.Env();
+  ReadArgs a;
+  if (op == ReadOp::Keys) {
+    if (info[0].IsString()) a.prefix = info[0].As<Napi::String>().Utf8Value();
+  } else {
+    ReadKey(env, info[0], "path", a.key);
+  }
+  switch (op) {
+    case ReadOp::ReadInto:
+      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw Napi::TypeError::New(env, "target must be a Uint8Array");
+      }
+      a.target = info[1].As<Napi::Uint8Array>();
+      break;
+    case ReadOp::Type:
+      a.follow = info.Length() < 2 || !info[1].IsBoolean() || info[1].As<Napi::Boolean>();
+      break;
+    case ReadOp::List:
+    case ReadOp::Keys: ReadPaging(info, a); break;
+    default: break;
+  }
+  return a;
 }
 
-// readLink(path): the stored target when the literal key is a link.
-Napi::Value JsReadLink(const Napi::CallbackInfo& info, const ReadContext& ctx) {
-  Key key;
-  ReadKey(ctx.env, info[0], "path", key);
+Napi::Value RunRead(const ReadContext& ctx, ReadOp op, const ReadArgs& a) {
+  Napi::Env env = ctx.env;
   Entry e;
-  if (!Lookup(ctx, key.view(), &e) || e.tag != kLink) return ctx.env.Undefined();
-  return Napi::String::New(ctx.env, static_cast<const char*>(e.payload.mv_data), e.payload.mv_size);
-}
-
-// keys(prefix, after?, limit?)
-Napi::Value JsKeys(const Napi::CallbackInfo& info, const ReadContext& ctx) {
-  std::string prefix = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
-  Paging paging = ReadPaging(info);
-  return ToJsArray(ctx.env, ListKeys(ctx, prefix, paging.afterOrNull(), paging.limit));
+  switch (op) {
+    // read → undefined, or the value's length after copying it into the
+    // thread's shared read buffer (lib/ copies it on into a Buffer of its
+    // own), or a Buffer copy when it is larger. Always a copy: a buffer over
+    // the map would dangle when the map moves or closes.
+    case ReadOp::Read:
+    case ReadOp::ReadString: {
+      if (!Resolve(ctx, a.key.view(), true, &e, nullptr) || e.tag != kSimple) return env.Undefined();
+      const char* data = static_cast<const char*>(e.payload.mv_data);
+      size_t size = e.payload.mv_size;
+      if (op == ReadOp::ReadString) return Napi::String::New(env, data, size);
+      AddonData* addon = GetAddonData(env);
+      if (size <= addon->readBufferSize) {
+        std::memcpy(addon->readBufferData, data, size);
+        return Napi::Number::New(env, static_cast<double>(size));
+      }
+      return Napi::Buffer<char>::Copy(env, data, size);
+    }
+    // readInto → undefined, or the value's length; the bytes are copied to
+    // the target's start only when they fit.
+    case ReadOp::ReadInto: {
+      if (!Resolve(ctx, a.key.view(), true, &e, nullptr) || e.tag != kSimple) return env.Undefined();
+      size_t size = e.payload.mv_size;
+      Napi::Uint8Array target = a.target;
+      if (size > 0 && size <= target.ByteLength()) std::memcpy(target.Data(), e.payload.mv_data, size);
+      return Napi::Number::New(env, static_cast<double>(size));
+    }
+    case ReadOp::Type:
+      if (!Resolve(ctx, a.key.view(), a.follow, &e, nullptr)) return env.Undefined();
+      switch (e.tag) {
+        case kSimple: return Napi::String::New(env, "simple");
+        case kGroup: return Napi::String::New(env, "group");
+        default: return Napi::String::New(env, "link");
+      }
+    case ReadOp::Exists: return Napi::Boolean::New(env, Resolve(ctx, a.key.view(), true, &e, nullptr));
+    case ReadOp::Resolve: {
+      std::string final;
+      Resolve(ctx, a.key.view(), true, &e, &final);
+      return Napi::String::New(env, final);
+    }
+    case ReadOp::List: {
+      std::string parent;
+      Resolve(ctx, a.key.view(), true, &e, &parent);
+      return ToJsArray(env, ListChildren(ctx, parent, a.afterOrNull(), a.limit));
+    }
+    case ReadOp::Keys: return ToJsArray(env, ListKeys(ctx, a.prefix, a.afterOrNull(), a.limit));
+    // readLink: the stored target when the literal key is a link.
+    case ReadOp::ReadLink:
+      if (!Lookup(ctx, a.key.view(), &e) || e.tag != kLink) return env.Undefined();
+      return Napi::String::New(env, static_cast<const char*>(e.payload.mv_data), e.payload.mv_size);
+  }
+  return env.Undefined();
 }
 
 }  // namespace lmdbtxn

@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,13 +58,26 @@ std::vector<std::string> ListKeys(const ReadContext& ctx, std::string_view prefi
 int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, bool* existed);
 
 // JS glue shared by Store (its reusable read txn), snapshots and write txns.
-// Each takes the method's CallbackInfo (path first) and the txn to read.
-Napi::Value JsRead(const Napi::CallbackInfo& info, const ReadContext& ctx, bool asString);
-Napi::Value JsType(const Napi::CallbackInfo& info, const ReadContext& ctx);
-Napi::Value JsExists(const Napi::CallbackInfo& info, const ReadContext& ctx);
-Napi::Value JsResolve(const Napi::CallbackInfo& info, const ReadContext& ctx);
-Napi::Value JsList(const Napi::CallbackInfo& info, const ReadContext& ctx);
-Napi::Value JsKeys(const Napi::CallbackInfo& info, const ReadContext& ctx);
-Napi::Value JsReadLink(const Napi::CallbackInfo& info, const ReadContext& ctx);
+// Every read method's arguments are parsed (and so validated) first, before
+// the caller takes a read txn; then the read runs on the caller's txn.
+enum class ReadOp { Read, ReadString, ReadInto, Type, Exists, Resolve, List, Keys, ReadLink };
+
+struct ReadArgs {
+  Key key;                  // path: every op but keys()
+  std::string prefix;       // keys()
+  bool follow = true;       // type()
+  std::string after;        // list(), keys()
+  bool hasAfter = false;
+  size_t limit = std::numeric_limits<size_t>::max();
+  Napi::Uint8Array target;  // readInto()
+  const std::string* afterOrNull() const { return hasAfter ? &after : nullptr; }
+};
+
+// read(path), readString(path), readInto(path, target), type(path, follow),
+// exists(path), resolve(path), list(path, after?, limit?),
+// keys(prefix, after?, limit?), readLink(path). Throws TypeError /
+// InvalidPathError / KeyTooLongError for a bad argument.
+ReadArgs ParseReadArgs(const Napi::CallbackInfo& info, ReadOp op);
+Napi::Value RunRead(const ReadContext& ctx, ReadOp op, const ReadArgs& args);
 
 }  // namespace lmdbtxn

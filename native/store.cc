@@ -72,14 +72,15 @@ void StoreCore::ReleaseReadTxn() {
 Napi::Function Store::Define(Napi::Env env) {
   return DefineClass(env, "NativeStore",
                      {
-                         InstanceMethod<&Store::Read>("read"),
-                         InstanceMethod<&Store::ReadString>("readString"),
-                         InstanceMethod<&Store::Type>("type"),
-                         InstanceMethod<&Store::Exists>("exists"),
-                         InstanceMethod<&Store::Resolve>("resolve"),
-                         InstanceMethod<&Store::List>("list"),
-                         InstanceMethod<&Store::Keys>("keys"),
-                         InstanceMethod<&Store::ReadLink>("readLink"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Read>>("read"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::ReadString>>("readString"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::ReadInto>>("readInto"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Type>>("type"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Exists>>("exists"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Resolve>>("resolve"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::List>>("list"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::Keys>>("keys"),
+                         InstanceMethod<&Store::ReadMethod<ReadOp::ReadLink>>("readLink"),
                          InstanceMethod<&Store::Begin>("begin"),
                          InstanceMethod<&Store::Snapshot>("snapshot"),
                          InstanceMethod<&Store::Stat>("stat"),
@@ -133,8 +134,7 @@ StoreCore& Store::RequireOpen(Napi::Env env) {
 }
 
 template <typename F>
-Napi::Value Store::WithRead(const Napi::CallbackInfo& info, F read) {
-  Napi::Env env = info.Env();
+Napi::Value Store::WithRead(Napi::Env env, F read) {
   StoreCore& core = RequireOpen(env);
   MDB_txn* txn = core.AcquireReadTxn(env);
   struct Release {
@@ -144,31 +144,12 @@ Napi::Value Store::WithRead(const Napi::CallbackInfo& info, F read) {
   return read(ReadContext{env, txn, core.entry().dataDbi(), core.maxLinkDepth()});
 }
 
-Napi::Value Store::Read(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsRead(info, ctx, false); });
-}
-Napi::Value Store::ReadString(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsRead(info, ctx, true); });
-}
-Napi::Value Store::Type(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsType(info, ctx); });
-}
-Napi::Value Store::Exists(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsExists(info, ctx); });
-}
-Napi::Value Store::Resolve(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsResolve(info, ctx); });
-}
-Napi::Value Store::List(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsList(info, ctx); });
-}
-
-Napi::Value Store::Keys(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsKeys(info, ctx); });
-}
-
-Napi::Value Store::ReadLink(const Napi::CallbackInfo& info) {
-  return WithRead(info, [&](const ReadContext& ctx) { return JsReadLink(info, ctx); });
+// Arguments first: a bad one throws before the read txn is renewed.
+template <ReadOp op>
+Napi::Value Store::ReadMethod(const Napi::CallbackInfo& info) {
+  RequireOpen(info.Env());
+  ReadArgs args = ParseReadArgs(info, op);
+  return WithRead(info.Env(), [&](const ReadContext& ctx) { return RunRead(ctx, op, args); });
 }
 
 // begin(maxOps, maxBytes)
@@ -229,7 +210,7 @@ Napi::Value Store::Snapshot(const Napi::CallbackInfo& info) {
 Napi::Value Store::Stat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
-  WithRead(info, [&](const ReadContext& ctx) {
+  WithRead(env, [&](const ReadContext& ctx) {
     MDB_stat ms;
     Check(env, mdb_stat(ctx.txn, ctx.dbi, &ms), "mdb_stat");
     out.Set("entries", static_cast<double>(ms.ms_entries));
@@ -371,7 +352,7 @@ Napi::Value JsChanges(const Napi::CallbackInfo& info, MDB_txn* txn, EnvEntry& en
 
 Napi::Value Store::Changes(const Napi::CallbackInfo& info) {
   EnvEntry& entry = RequireOpen(info.Env()).entry();
-  return WithRead(info, [&](const ReadContext& ctx) { return JsChanges(info, ctx.txn, entry); });
+  return WithRead(info.Env(), [&](const ReadContext& ctx) { return JsChanges(info, ctx.txn, entry); });
 }
 
 // changeLogInfo() → { on, first, last, count } (first = last + 1 when empty)
@@ -383,7 +364,7 @@ Napi::Value Store::ChangeLogInfo(const Napi::CallbackInfo& info) {
     out.Set("on", false);
     return out;
   }
-  WithRead(info, [&](const ReadContext& ctx) {
+  WithRead(info.Env(), [&](const ReadContext& ctx) {
     uint64_t last = 0, first = 0;
     Check(env, LastChangeSeq(ctx.txn, entry.changesDbi(), entry.metaDbi(), &last), "reading the change log");
     MDB_stat ms;
@@ -413,7 +394,7 @@ Napi::Value Store::SyncGet(const Napi::CallbackInfo& info) {
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "key must be a Buffer");
   Napi::Buffer<uint8_t> key = info[0].As<Napi::Buffer<uint8_t>>();
   if (key.Length() == 0 || key.Length() > kMaxKeySize) throw Napi::RangeError::New(env, "key size");
-  return WithRead(info, [&](const ReadContext& ctx) -> Napi::Value {
+  return WithRead(info.Env(), [&](const ReadContext& ctx) -> Napi::Value {
     MDB_val k{key.Length(), key.Data()}, v;
     int rc = mdb_get(ctx.txn, entry.syncDbi(), &k, &v);
     if (rc == MDB_NOTFOUND) return env.Undefined();
@@ -431,7 +412,7 @@ Napi::Value Store::SyncList(const Napi::CallbackInfo& info) {
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "prefix must be a Buffer");
   Napi::Buffer<uint8_t> prefix = info[0].As<Napi::Buffer<uint8_t>>();
   if (prefix.Length() == 0 || prefix.Length() > kMaxKeySize) throw Napi::RangeError::New(env, "prefix size");
-  WithRead(info, [&](const ReadContext& ctx) {
+  WithRead(info.Env(), [&](const ReadContext& ctx) {
     MDB_cursor* cur = nullptr;
     Check(env, mdb_cursor_open(ctx.txn, entry.syncDbi(), &cur), "mdb_cursor_open");
     struct Close {

@@ -80,16 +80,10 @@ class Store : public Napi::ObjectWrap<Store> {
   GroupWriter& RequireGroup(Napi::Env env);
   static Txn* TxnArg(const Napi::CallbackInfo& info, size_t i);
   template <typename F>
-  Napi::Value WithRead(const Napi::CallbackInfo& info, F read);
+  Napi::Value WithRead(Napi::Env env, F read);
+  template <ReadOp op>
+  Napi::Value ReadMethod(const Napi::CallbackInfo& info);
 
-  Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value ReadString(const Napi::CallbackInfo& info);
-  Napi::Value Type(const Napi::CallbackInfo& info);
-  Napi::Value Exists(const Napi::CallbackInfo& info);
-  Napi::Value Resolve(const Napi::CallbackInfo& info);
-  Napi::Value List(const Napi::CallbackInfo& info);
-  Napi::Value Keys(const Napi::CallbackInfo& info);
-  Napi::Value ReadLink(const Napi::CallbackInfo& info);
   Napi::Value Begin(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Stat(const Napi::CallbackInfo& info);

@@ -12,14 +12,15 @@ namespace lmdbtxn {
 Napi::Function Txn::Define(Napi::Env env) {
   return DefineClass(env, "NativeTxn",
                      {
-                         InstanceMethod<&Txn::Read>("read"),
-                         InstanceMethod<&Txn::ReadString>("readString"),
-                         InstanceMethod<&Txn::Type>("type"),
-                         InstanceMethod<&Txn::Exists>("exists"),
-                         InstanceMethod<&Txn::Resolve>("resolve"),
-                         InstanceMethod<&Txn::List>("list"),
-                         InstanceMethod<&Txn::Keys>("keys"),
-                         InstanceMethod<&Txn::ReadLink>("readLink"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::Read>>("read"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::ReadString>>("readString"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::ReadInto>>("readInto"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::Type>>("type"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::Exists>>("exists"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::Resolve>>("resolve"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::List>>("list"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::Keys>>("keys"),
+                         InstanceMethod<&Txn::ReadMethod<ReadOp::ReadLink>>("readLink"),
                          InstanceMethod<&Txn::Write>("write"),
                          InstanceMethod<&Txn::MakeGroup>("makeGroup"),
                          InstanceMethod<&Txn::MakeLink>("makeLink"),
@@ -227,39 +228,11 @@ void Txn::Put(Napi::Env env, Key& key, uint8_t tag, const void* data, size_t siz
   else changes_.Link(key.view(), std::string_view(static_cast<const char*>(data), size));
 }
 
-Napi::Value Txn::Read(const Napi::CallbackInfo& info) {
+template <ReadOp op>
+Napi::Value Txn::ReadMethod(const Napi::CallbackInfo& info) {
   RequireUsable(info.Env());
-  return JsRead(info, Context(info.Env()), false);
-}
-Napi::Value Txn::ReadString(const Napi::CallbackInfo& info) {
-  RequireUsable(info.Env());
-  return JsRead(info, Context(info.Env()), true);
-}
-Napi::Value Txn::Type(const Napi::CallbackInfo& info) {
-  RequireUsable(info.Env());
-  return JsType(info, Context(info.Env()));
-}
-Napi::Value Txn::Exists(const Napi::CallbackInfo& info) {
-  RequireUsable(info.Env());
-  return JsExists(info, Context(info.Env()));
-}
-Napi::Value Txn::Resolve(const Napi::CallbackInfo& info) {
-  RequireUsable(info.Env());
-  return JsResolve(info, Context(info.Env()));
-}
-Napi::Value Txn::List(const Napi::CallbackInfo& info) {
-  RequireUsable(info.Env());
-  return JsList(info, Context(info.Env()));
-}
-
-Napi::Value Txn::Keys(const Napi::CallbackInfo& info) {
-  RequireUsable(info.Env());
-  return JsKeys(info, Context(info.Env()));
-}
-
-Napi::Value Txn::ReadLink(const Napi::CallbackInfo& info) {
-  RequireUsable(info.Env());
-  return JsReadLink(info, Context(info.Env()));
+  ReadArgs args = ParseReadArgs(info, op);
+  return RunRead(Context(info.Env()), op, args);
 }
 
 // write(path, value: Uint8Array | string)

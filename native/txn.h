@@ -61,14 +61,8 @@ class Txn : public Napi::ObjectWrap<Txn> {
   [[noreturn]] void FailWith(Napi::Env env, int rc, const char* during);
   void Put(Napi::Env env, Key& key, uint8_t tag, const void* data, size_t size);
 
-  Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value ReadString(const Napi::CallbackInfo& info);
-  Napi::Value Type(const Napi::CallbackInfo& info);
-  Napi::Value Exists(const Napi::CallbackInfo& info);
-  Napi::Value Resolve(const Napi::CallbackInfo& info);
-  Napi::Value List(const Napi::CallbackInfo& info);
-  Napi::Value Keys(const Napi::CallbackInfo& info);
-  Napi::Value ReadLink(const Napi::CallbackInfo& info);
+  template <ReadOp op>
+  Napi::Value ReadMethod(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value MakeGroup(const Napi::CallbackInfo& info);
   Napi::Value MakeLink(const Napi::CallbackInfo& info);
