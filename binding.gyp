@@ -17,6 +17,7 @@
         "native/txn.cc",
         "native/change_log.cc",
         "native/group_writer.cc",
+        "native/group_ops.cc",
         "native/lmdb_stderr.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 // npm run bench [-- --quick] [--only=1b,3] [--peers=lmdb-txn,lmdb-js] [--out=DIR]
+//   (--only 1c and --peers lmdb-txn,lmdb-js work too: `node bench/run.js --only 1c`)
 // Runs every scenario × peer in a fresh child process on a fresh temporary
 // directory, then writes <out>/latest.{json,md,svg} (quick.* with --quick).
 const fs = require('fs')
@@ -16,6 +17,8 @@ const CHILD = path.join(__dirname, 'child.js')
 
 function parseArgs (argv) {
   const args = { quick: false, only: null, peers: null, out: path.join(__dirname, 'results') }
+  // `--only 1c` is `--only=1c` (likewise --peers, --out)
+  argv = argv.flatMap((a, i) => ['--only', '--peers', '--out'].includes(a) && i + 1 < argv.length ? [] : ['--only', '--peers', '--out'].includes(argv[i - 1]) ? [`${argv[i - 1]}=${a}`] : [a])
   for (const a of argv) {
     if (a === '--quick') args.quick = true
     else if (a.startsWith('--only=')) args.only = a.slice(7).split(',')

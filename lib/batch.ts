@@ -48,7 +48,10 @@ export function checkBatch (ops: unknown, limits: ResolvedOptions['limits']): Ch
   const seen = new Map<string, number>()
   const checked: CheckedOp[] = []
   let bytes = 0
-  ops.forEach((raw: unknown, i: number) => {
+  // Every index (a hole is an error, not a skipped op), and every field read
+  // once: a getter cannot hand phase 2 something other than what was checked.
+  for (let i = 0; i < ops.length; i++) {
+    const raw: unknown = ops[i]
     const where = `ops[${i}]`
     if (!isPlainObject(raw)) throw new TypeError(`${where} must be an object, got ${describe(raw)}`)
     const kind = raw.op
@@ -59,9 +62,10 @@ export function checkBatch (ops: unknown, limits: ResolvedOptions['limits']): Ch
     const op: CheckedOp = { op: kind as BatchOp['op'], path }
     bytes += Buffer.byteLength(path) + 1
     if (kind === 'insert' || kind === 'update' || kind === 'replace') {
-      if (!isValue(raw.value)) throw new TypeError(`${where}.value must be a Uint8Array or a string, got ${describe(raw.value)}`)
-      op.value = raw.value
-      bytes += valueBytes(raw.value)
+      const value = raw.value
+      if (!isValue(value)) throw new TypeError(`${where}.value must be a Uint8Array or a string, got ${describe(value)}`)
+      op.value = value
+      bytes += valueBytes(value)
     } else if (kind === 'link') {
       op.target = addon.normalizePath(raw.target, `${where}.target`)
       bytes += Buffer.byteLength(op.target)
@@ -73,7 +77,7 @@ export function checkBatch (ops: unknown, limits: ResolvedOptions['limits']): Ch
     }
     seen.set(path, i)
     checked.push(op)
-  })
+  }
   if (checked.length > limits.maxOps) {
     throw new TransactionTooLargeError(`the batch has ${checked.length} ops, more than limits.maxOps = ${limits.maxOps}`)
   }

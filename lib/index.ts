@@ -9,6 +9,7 @@ export type { ListOptions, TypeOptions, KeysOptions, Readable, ReadView } from '
 export type { EntryType } from './native'
 export type { Message, Fields, FieldValue } from './message'
 export type { BatchOp, BatchOptions, BatchResult } from './batch'
+export type { GroupCommitStats } from './group-commit'
 export {
   LmdbTxnError,
   InvalidPathError,

@@ -58,9 +58,11 @@ function checkSegment (name: string, where: string): void {
 
 export function planMessage (message: unknown): Plan {
   if (!isPlainObject(message)) throw new TypeError(`message must be an object, got ${describe(message)}`)
-  const root = addon.normalizePath(message.path, 'message.path')
-  if (!isPlainObject(message.fields)) {
-    throw new TypeError(`message.fields must be a plain object, got ${describe(message.fields)}`)
+  // Each property read once: a getter cannot swap what was checked.
+  const { path: rootPath, fields: rootFields, links } = message
+  const root = addon.normalizePath(rootPath, 'message.path')
+  if (!isPlainObject(rootFields)) {
+    throw new TypeError(`message.fields must be a plain object, got ${describe(rootFields)}`)
   }
   const steps: PlanStep[] = []
   let bytes = 0
@@ -82,16 +84,17 @@ export function planMessage (message: unknown): Plan {
       }
     }
   }
-  addGroup(root, message.fields, 'message.fields')
-  if (message.links !== undefined) {
-    if (!Array.isArray(message.links)) throw new TypeError(`message.links must be an array, got ${describe(message.links)}`)
-    message.links.forEach((link: unknown, i: number) => {
+  addGroup(root, rootFields, 'message.fields')
+  if (links !== undefined) {
+    if (!Array.isArray(links)) throw new TypeError(`message.links must be an array, got ${describe(links)}`)
+    for (let i = 0; i < links.length; i++) {
+      const link: unknown = links[i]
       if (!isPlainObject(link)) throw new TypeError(`message.links[${i}] must be { target, path }, got ${describe(link)}`)
       const target = addon.normalizePath(link.target, `message.links[${i}].target`)
       const path = addon.normalizePath(link.path, `message.links[${i}].path`)
       steps.push({ kind: 'link', target, path })
       bytes += Buffer.byteLength(path) + 1 + Buffer.byteLength(target)
-    })
+    }
   }
   return { steps, bytes }
 }

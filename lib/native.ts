@@ -29,13 +29,12 @@ export interface NativeTxn extends NativeReader {
   remove (path: string, recursive: boolean): boolean
   hasKey (path: string): boolean
   beginChild (isolated?: boolean, maxOps?: number, maxBytes?: number): void
-  /** True when an isolated level (a group-commit callback) became a change record. */
-  commitChild (): boolean
+  commitChild (): void
   abortChild (): void
+  /** A group batch view: applies encoded ops [from, to) (native/group_ops.h). */
+  applyOps (ops: Uint8Array, from: number, to: number): void
   /** The change-log seq it recorded, or undefined. */
   commit (): number | undefined
-  /** Group txn: writes one record per recorded callback; first seq or 0. */
-  logGroup (): number
   trimChanges (upTo: number): number
   restoreChange (seq: number, record: Uint8Array): void
   /** Like NativeStore.changes, in this transaction's (or snapshot's) view. */
@@ -82,9 +81,12 @@ export interface NativeStore extends NativeReader {
   close (): void
   writerBusy (): boolean
   groupStart (onEvent: (event: any) => void): void
-  groupBegin (): void
-  groupCommit (txn: NativeTxn, id: number): void
-  groupAbort (txn: NativeTxn): void
+  /** Blocks until the writer holds a txn for the batch being built; a view of it. */
+  groupHold (regrow: boolean): NativeTxn
+  /** Hands a batch's ops to the writer; returns its generation. */
+  groupCommit (ops: Uint8Array, length: number, ends: Uint32Array, applied: number): number
+  groupRelease (): void
+  groupRunning (running: boolean): void
   groupFlush (id: number): void
   groupRef (ref: boolean): void
   /** [seq, record, seq, record, ...] with seq > after, at most limit records. */
@@ -97,7 +99,7 @@ export interface NativeStore extends NativeReader {
 
 export interface NativeAddon {
   NativeStore: new (path: string, options: NativeStoreOptions) => NativeStore
-  setErrorFactory (factory: typeof createNativeError): void
+  setErrorFactory (factory: (kind: string, message: string, extra: object) => Error): void
   normalizePath (path: unknown, argName?: string): string
   readBuffer: ArrayBuffer
   sourceHash: string

@@ -12,7 +12,7 @@ import { newSnapshot, type Snapshot } from './snapshot'
 import { applyMessage, planMessage, type Message } from './message'
 import { applyBatch, batchError, checkBatch, type BatchOp, type BatchOptions, type BatchResult } from './batch'
 import { ReadOnlyError, StoreClosedError, TransactionTooLargeError } from './errors'
-import { GroupCommit } from './group-commit'
+import { GroupCommit, type GroupCommitStats } from './group-commit'
 import { decodeRecord, notifyCommitted, waitForCommit, type Change, type ChangeLogStat } from './changes'
 import { readSeq, SYNC_KEYS, type ReplicaStat } from './sync-state'
 import { kRawChanges, kRunSync, kSyncGet, kTransactionSeq } from './internal'
@@ -41,6 +41,8 @@ export interface StoreStat extends NativeStat {
   durability: Durability
   readOnly: boolean
   lmdbVersion: string
+  /** store.transaction() batches so far and their busy time per thread (docs/group-commit.md). */
+  groupCommit: GroupCommitStats
   /** The change log's extent; undefined when the log is off. */
   changeLog: ChangeLogStat | undefined
   /** Where this store stands as a replica; undefined if it never was one. */
@@ -284,6 +286,7 @@ export class Store extends ReadView {
       durability: this.options.durability,
       readOnly: this.options.readOnly,
       lmdbVersion: addon.lmdbVersion,
+      groupCommit: { ...this.#group.stats },
       changeLog: log.on ? { first: log.first!, last: log.last!, count: log.count! } : undefined,
       replica: primary === undefined
         ? undefined

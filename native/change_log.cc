@@ -58,11 +58,6 @@ void ChangeOps::Remove(std::string_view path, bool recursive) {
   Head(recursive ? kOpRemoveRecursive : kOpRemove, path);
 }
 
-void ChangeOps::SplitAfter(Mark m, ChangeOps* out) {
-  out->bytes_.assign(bytes_, m.bytes, std::string::npos);
-  out->count_ = count_ - m.count;
-  Truncate(m);
-}
 
 namespace {
 int ReadFloor(MDB_txn* txn, MDB_dbi metaDbi, uint64_t* floor) {
@@ -94,9 +89,10 @@ int LastChangeSeq(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, uint64_t* s
   return MDB_SUCCESS;
 }
 
+namespace {
 // Record value: u8 version, f64 LE time, u32 LE op count, then the ops.
-int AppendChangeRecord(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, const ChangeOps& ops,
-                       double timeMs, uint64_t* seqOut) {
+int PutRecord(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, const void* ops, size_t size,
+              uint32_t count, double timeMs, uint64_t* seqOut) {
   uint64_t last = 0;
   int rc = LastChangeSeq(txn, changesDbi, metaDbi, &last);
   if (rc != MDB_SUCCESS) return rc;
@@ -104,18 +100,51 @@ int AppendChangeRecord(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, const 
   EncodeSeq(last + 1, key);
   MDB_val k{8, key};
   const size_t head = 1 + 8 + 4;
-  MDB_val v{head + ops.bytes().size(), nullptr};
+  MDB_val v{head + size, nullptr};
   rc = mdb_put(txn, changesDbi, &k, &v, MDB_RESERVE | MDB_APPEND);
   if (rc != MDB_SUCCESS) return rc;
   // Filled before any other LMDB call, as MDB_RESERVE requires.
   unsigned char* dst = static_cast<unsigned char*>(v.mv_data);
   dst[0] = kChangeRecordVersion;
   std::memcpy(dst + 1, &timeMs, 8);  // little-endian hosts only (binding.gyp builds for x64/arm64)
-  uint32_t n = ops.count();
-  for (int i = 0; i < 4; ++i) dst[9 + i] = static_cast<unsigned char>(n >> (8 * i));
-  if (!ops.bytes().empty()) std::memcpy(dst + head, ops.bytes().data(), ops.bytes().size());
+  for (int i = 0; i < 4; ++i) dst[9 + i] = static_cast<unsigned char>(count >> (8 * i));
+  if (size) std::memcpy(dst + head, ops, size);
   *seqOut = last + 1;
   return MDB_SUCCESS;
+}
+
+uint32_t ReadU32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+         static_cast<uint32_t>(p[3]) << 24;
+}
+}  // namespace
+
+int AppendChangeRecord(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, const ChangeOps& ops,
+                       double timeMs, uint64_t* seqOut) {
+  return PutRecord(txn, changesDbi, metaDbi, ops.bytes().data(), ops.bytes().size(), ops.count(), timeMs, seqOut);
+}
+
+int AppendChangeRecord(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, const uint8_t* ops,
+                       size_t size, double timeMs, uint64_t* seqOut) {
+  uint32_t count = 0;
+  size_t at = 0;
+  while (at < size) {
+    uint8_t kind = ops[at++];
+    if (kind < kOpWrite || kind > kOpRemoveRecursive || size - at < 4) return MDB_CORRUPTED;
+    size_t len = ReadU32(ops + at);
+    at += 4;
+    if (size - at < len) return MDB_CORRUPTED;
+    at += len;
+    if (kind == kOpWrite || kind == kOpLink) {
+      if (size - at < 4) return MDB_CORRUPTED;
+      len = ReadU32(ops + at);
+      at += 4;
+      if (size - at < len) return MDB_CORRUPTED;
+      at += len;
+    }
+    count++;
+  }
+  return PutRecord(txn, changesDbi, metaDbi, ops, size, count, timeMs, seqOut);
 }
 
 int TrimChanges(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, uint64_t upTo, uint64_t* removed) {

@@ -41,8 +41,6 @@ class ChangeOps {
     bytes_.resize(m.bytes);
     count_ = m.count;
   }
-  // Moves the ops recorded after `m` into `out` (for one group-commit callback).
-  void SplitAfter(Mark m, ChangeOps* out);
   void Clear() { Truncate(Mark{}); }
   bool empty() const { return count_ == 0; }
   uint32_t count() const { return count_; }
@@ -64,6 +62,12 @@ int LastChangeSeq(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, uint64_t* s
 // `timeMs` is wall-clock milliseconds. Returns an LMDB code.
 int AppendChangeRecord(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, const ChangeOps& ops,
                        double timeMs, uint64_t* seqOut);
+
+// The same for ops already encoded (a group-commit callback's slice of the
+// batch buffer, native/group_ops.h: the same op layout). The ops are
+// counted, and checked to be whole; MDB_CORRUPTED when they are not.
+int AppendChangeRecord(MDB_txn* txn, MDB_dbi changesDbi, MDB_dbi metaDbi, const uint8_t* ops,
+                       size_t size, double timeMs, uint64_t* seqOut);
 
 // Deletes records with seq <= upTo and raises the trim floor so seqs never
 // restart. Returns an LMDB code; `removed` counts deleted records.

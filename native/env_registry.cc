@@ -332,11 +332,15 @@ namespace {
 // wait for the process to drain, it would wait for itself.
 thread_local int heldByThisThread = 0;
 constexpr auto kGrowDrainWait = std::chrono::milliseconds(200);
+// Adopting another process's size cannot be postponed (nothing can be read
+// before it): wait longer for this process's txns to end.
+constexpr auto kAdoptDrainWait = std::chrono::seconds(10);
+constexpr int kAdoptAttempts = 8;
 }  // namespace
 
 void EnvEntry::EnterTxnLocked(std::unique_lock<std::mutex>& lock) {
   // A growth is draining the process: let it remap before we pin the map.
-  if (heldByThisThread == 0) cv_.wait(lock, [&] { return !draining_; });
+  if (heldByThisThread == 0) cv_.wait(lock, [&] { return draining_ == 0; });
   active_++;
   heldByThisThread++;
 }
@@ -351,7 +355,7 @@ int EnvEntry::BeginTxn(unsigned flags, MDB_txn** out) {
     if (rc == MDB_SUCCESS) return rc;
     EndTxn();
     // Another process grew the map: adopt its size, invisibly, and retry.
-    if (rc != MDB_MAP_RESIZED || attempt >= 3 || AdoptMapSize() != MDB_SUCCESS) return rc;
+    if (rc != MDB_MAP_RESIZED || attempt >= kAdoptAttempts || AdoptMapSize() != MDB_SUCCESS) return rc;
   }
 }
 
@@ -364,7 +368,7 @@ int EnvEntry::RenewTxn(MDB_txn* txn) {
     int rc = mdb_txn_renew(txn);
     if (rc == MDB_SUCCESS) return rc;
     EndTxn();
-    if (rc != MDB_MAP_RESIZED || attempt >= 3 || AdoptMapSize() != MDB_SUCCESS) return rc;
+    if (rc != MDB_MAP_RESIZED || attempt >= kAdoptAttempts || AdoptMapSize() != MDB_SUCCESS) return rc;
   }
 }
 
@@ -376,8 +380,15 @@ void EnvEntry::EndTxn() {
 }
 
 int EnvEntry::AdoptMapSize() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (active_ != 0) return MDB_MAP_RESIZED;  // a held txn of ours pins the old map
+  std::unique_lock<std::mutex> lock(mu_);
+  if (active_ != 0) {
+    if (heldByThisThread != 0) return MDB_MAP_RESIZED;  // this thread pins the old map itself
+    draining_++;
+    cv_.wait_for(lock, kAdoptDrainWait, [&] { return active_ == 0; });
+    draining_--;
+    cv_.notify_all();
+    if (active_ != 0) return MDB_MAP_RESIZED;
+  }
   return mdb_env_set_mapsize(env_, 0);
 }
 
@@ -385,12 +396,12 @@ bool EnvEntry::AtCeiling() { return MapSize() >= maxMapSize_; }
 
 EnvEntry::Growth EnvEntry::Grow() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (active_ != 0 && heldByThisThread == 0 && !draining_ && MapSizeLocked() < maxMapSize_) {
+  if (active_ != 0 && heldByThisThread == 0 && draining_ == 0 && MapSizeLocked() < maxMapSize_) {
     // Other threads' reads and snapshots are usually short: stop new ones
     // from starting and give the current ones a moment to end.
-    draining_ = true;
+    draining_++;
     cv_.wait_for(lock, kGrowDrainWait, [&] { return active_ == 0; });
-    draining_ = false;
+    draining_--;
     cv_.notify_all();
   }
   bool grown = GrowLocked();

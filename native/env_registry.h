@@ -107,6 +107,9 @@ class EnvEntry {
   void EnableChangeLog(Napi::Env env);
   bool GrowLocked();
   uint64_t MapSizeLocked();
+  // Another process grew the map: take its size. Waits (bounded) for this
+  // process's other txns to end, a group writer still waiting for LMDB's
+  // lock included — it comes back with MDB_MAP_RESIZED itself.
   int AdoptMapSize();
 
   MDB_env* env_ = nullptr;
@@ -124,7 +127,7 @@ class EnvEntry {
 
   std::mutex mu_;             // guards active_, growPending_, draining_ and resizing
   std::condition_variable cv_;
-  bool draining_ = false;     // Grow() waits for active_ to reach 0; new txns wait
+  int draining_ = 0;          // Grow()/AdoptMapSize() wait for active_ to reach 0; new txns wait
   void EnterTxnLocked(std::unique_lock<std::mutex>& lock);
   int active_ = 0;
   bool growPending_ = false;

@@ -1,7 +1,14 @@
 #include "group_writer.h"
 
+#include <pthread.h>
+
+#include <cerrno>
+#include <chrono>
+
 #include "addon.h"
+#include "change_log.h"
 #include "errors.h"
+#include "group_ops.h"
 #include "store.h"
 #include "txn.h"
 
@@ -9,62 +16,66 @@ namespace lmdbtxn {
 
 namespace {
 
+// MDB_MAP_FULL while a snapshot of this process postpones growth: a few
+// short waits for it to end before the batch's callbacks fail.
+constexpr int kPostponedRetries = 3;
+// Each growth doubles the map: this bounds attempts, not sizes.
+constexpr int kMaxGrowths = 64;
+
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Napi::Value MakeError(Napi::Env env, int rc, bool retryable, const std::string& during) {
+  try {
+    if (rc == MDB_MAP_FULL) {
+      ThrowMapFull(env,
+                   during + (retryable ? ": the map is full and could not grow while other transactions or "
+                                         "snapshots of this process stayed open; nothing of it was written"
+                                       : ": the map is full at maxMapSize; nothing of it was written"),
+                   retryable, false);
+    }
+    ThrowLmdb(env, rc, during);
+  } catch (const Napi::Error& e) {
+    return e.Value();
+  }
+}
+
 // Builds the JS event object on the JS thread.
 void Deliver(Napi::Env env, Napi::Function onEvent, const std::weak_ptr<StoreCore>& weak,
              GroupWriter::Event* ev) {
   std::unique_ptr<GroupWriter::Event> event(ev);
   std::shared_ptr<StoreCore> core = weak.lock();
-  if (env == nullptr || !core) {
-    // The environment is being torn down; a txn in a Ready event was already
-    // aborted by Stop(). Nothing to tell anyone.
-    return;
-  }
+  if (env == nullptr || !core) return;  // the environment is being torn down
   Napi::Object out = Napi::Object::New(env);
+  out.Set("gen", static_cast<double>(event->gen));
   out.Set("id", event->id);
-  auto makeError = [&](const std::string& during) -> Napi::Value {
-    try {
-      if (event->rc == MDB_MAP_FULL) {
-        ThrowMapFull(env, during + ": the map is full" + (event->grown ? " (it has grown; retrying)" : ""),
-                     event->retryable, event->grown);
-      }
-      ThrowLmdb(env, event->rc, during);
-    } catch (const Napi::Error& e) {
-      return e.Value();
-    }
-  };
   switch (event->kind) {
-    case GroupWriter::Event::Ready: {
-      if (core->closed()) return;  // Stop() aborted it
-      Napi::Object txn = GetAddonData(env)->txnConstructor.New({});
-      Txn::Unwrap(txn)->StartGroup(core, event->txn);
-      out.Set("type", "ready");
-      out.Set("txn", txn);
+    case GroupWriter::Event::Committed: {
+      out.Set("type", "committed");
+      out.Set("applyMs", event->applyMs);
+      out.Set("commitMs", event->commitMs);
+      out.Set("firstSeq", event->firstSeq);
+      Napi::Array dropped = Napi::Array::New(env, event->dropped.size());
+      for (size_t i = 0; i < event->dropped.size(); ++i) {
+        Napi::Array pair = Napi::Array::New(env, 2);
+        pair.Set(0u, static_cast<double>(event->dropped[i].first));
+        pair.Set(1u, MakeError(env, event->dropped[i].second, event->retryable, "applying this transaction() callback"));
+        dropped.Set(static_cast<uint32_t>(i), pair);
+      }
+      out.Set("dropped", dropped);
       break;
     }
-    case GroupWriter::Event::BeginFailed:
-      if (core->groupHolds > 0) core->groupHolds--;  // no txn will come back for this BEGIN
-      out.Set("type", "beginFailed");
-      out.Set("error", makeError("mdb_txn_begin (group)"));
-      break;
-    case GroupWriter::Event::Committed:
-      out.Set("type", "committed");
-      break;
-    case GroupWriter::Event::CommitFailed:
-      out.Set("type", "commitFailed");
-      out.Set("grown", event->grown);
-      out.Set("error", makeError("mdb_txn_commit (group)"));
-      break;
-    case GroupWriter::Event::Aborted:
-      out.Set("type", "aborted");
-      out.Set("grown", event->grown);
-      out.Set("retryable", event->retryable);
+    case GroupWriter::Event::Failed:
+      out.Set("type", "failed");
+      out.Set("error", MakeError(env, event->rc, event->retryable, "committing a transaction() batch"));
       break;
     case GroupWriter::Event::Synced:
       out.Set("type", "synced");
       break;
     case GroupWriter::Event::SyncFailed:
       out.Set("type", "syncFailed");
-      out.Set("error", makeError("mdb_env_sync"));
+      out.Set("error", MakeError(env, event->rc, false, "mdb_env_sync"));
       break;
   }
   onEvent.Call({out});
@@ -89,9 +100,9 @@ GroupWriter::GroupWriter(Napi::Env env, std::shared_ptr<StoreCore> core, Napi::F
 void GroupWriter::OnEnvCleanup(void* self) {
   auto* writer = static_cast<GroupWriter*>(self);
   writer->env_ = nullptr;  // the hook is consumed: Stop() must not remove it
-  // Close the whole store, in its order: this thread's child txns of a
-  // batch first, then Stop() (the writer aborts the root), then the env.
-  // Close() deletes this GroupWriter: touch nothing after it.
+  // Close the whole store, in its order: a batch view's child txns first,
+  // then Stop() (the writer aborts the root), then the env. Close() deletes
+  // this GroupWriter: touch nothing after it.
   writer->core_->Close();
 }
 
@@ -100,18 +111,47 @@ GroupWriter::~GroupWriter() { Stop(); }
 void GroupWriter::Push(Command command) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    commands_.push_back(command);
+    commands_.push_back(std::move(command));
   }
   cv_.notify_one();
 }
 
-void GroupWriter::Begin() { Push({Command::Begin}); }
-void GroupWriter::Commit(MDB_txn* txn, double id) { Push({Command::Commit, txn, id}); }
-void GroupWriter::Abort(MDB_txn* txn) { Push({Command::Abort, txn}); }
-void GroupWriter::Sync(double id) { Push({Command::Sync, nullptr, id}); }
+GroupWriter::HoldResult GroupWriter::Hold(uint64_t gen, bool regrow) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holdDone_ = false;
+    Command cmd(Command::Hold);
+    cmd.gen = gen;
+    cmd.regrow = regrow;
+    commands_.push_back(std::move(cmd));
+  }
+  cv_.notify_one();
+  std::unique_lock<std::mutex> lock(mu_);
+  holdCv_.wait(lock, [&] { return holdDone_; });
+  return holdResult_;
+}
+
+void GroupWriter::Commit(Batch batch) {
+  Command cmd(Command::Commit);
+  cmd.gen = batch.gen;
+  cmd.batch = std::make_unique<Batch>(std::move(batch));
+  Push(std::move(cmd));
+}
+
+void GroupWriter::Release(uint64_t gen) {
+  Command cmd(Command::Release);
+  cmd.gen = gen;
+  Push(std::move(cmd));
+}
+
+void GroupWriter::Sync(double id) {
+  Command cmd(Command::Sync);
+  cmd.id = id;
+  Push(std::move(cmd));
+}
 
 void GroupWriter::Post(Event event) {
-  auto* ev = new Event(event);
+  auto* ev = new Event(std::move(event));
   std::weak_ptr<StoreCore> weak = weak_;
   napi_status st = tsfn_.NonBlockingCall(ev, [weak](Napi::Env env, Napi::Function fn, Event* e) {
     Deliver(env, fn, weak, e);
@@ -130,91 +170,266 @@ void GroupWriter::Stop() {
   stopped_ = true;
   if (env_ != nullptr) napi_remove_env_cleanup_hook(env_, &GroupWriter::OnEnvCleanup, this);
   env_ = nullptr;
-  Push({Command::Stop});
+  Push(Command(Command::Stop));
   if (writer_.joinable()) writer_.join();
   tsfn_.Release();
 }
 
-void GroupWriter::EndHeld(bool commit, int* rc) {
+int GroupWriter::BeginHeld(uint64_t gen) {
   EnvEntry& entry = core_->entry();
+  entry.GrowIfNeeded();
+  MDB_txn* txn = nullptr;
+  int rc = entry.BeginTxn(0, &txn);  // blocks while another writer holds LMDB's lock
+  if (rc != MDB_SUCCESS) return rc;
+  entry.writer.store(std::this_thread::get_id());
+  held_ = txn;
+  heldGen_ = gen;
+  return MDB_SUCCESS;
+}
+
+int GroupWriter::EndHeld(bool commit) {
+  EnvEntry& entry = core_->entry();
+  int rc = MDB_SUCCESS;
   if (commit) {
-    *rc = mdb_txn_commit(held_);
+    // LMDB's own commit, with the store's durability: for 'sync' both fsyncs
+    // happen inside it, so a failed sync fails the commit and LMDB keeps the
+    // previous meta page (a commit is durable or not there).
+    rc = entry.ApplyDurability(core_->durabilityFlags());
+    if (rc == MDB_SUCCESS) {
+      rc = mdb_txn_commit(held_);  // frees the txn even when it fails
+    } else {
+      mdb_txn_abort(held_);  // never commit with the wrong durability
+    }
   } else {
     mdb_txn_abort(held_);
   }
   held_ = nullptr;
+  heldGen_ = 0;
   entry.ClearWriter();
   entry.EndTxn();
+  return rc;
 }
 
-void GroupWriter::WriterLoop() {
+void GroupWriter::FinishHold(HoldResult result) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holdResult_ = result;
+    holdDone_ = true;
+  }
+  holdCv_.notify_all();
+}
+
+void GroupWriter::DoHold(const Command& cmd) {
   EnvEntry& entry = core_->entry();
-  for (;;) {
-    Command cmd;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return !commands_.empty(); });
-      cmd = commands_.front();
-      commands_.pop_front();
+  if (held_ != nullptr && !(cmd.regrow && heldGen_ == cmd.gen)) {
+    // A second begin while a txn is held would deadlock on LMDB's
+    // non-recursive mutex: refuse it.
+    return FinishHold({EBUSY});
+  }
+  if (cmd.regrow) {
+    if (held_ != nullptr) EndHeld(false);
+    EnvEntry::Growth growth = entry.Grow();  // only MDB_MAP_FULL grows the map
+    if (!growth.grown) return FinishHold({MDB_MAP_FULL, nullptr, growth.retryable});
+  }
+  int rc = BeginHeld(cmd.gen);
+  FinishHold({rc, rc == MDB_SUCCESS ? held_ : nullptr});
+}
+
+void GroupWriter::DoCommit(Batch& batch) {
+  EnvEntry& entry = core_->entry();
+  Event ev(Event::Committed, batch.gen);
+  if (held_ != nullptr && heldGen_ != batch.gen) {
+    ev.kind = Event::Failed;  // stale: another batch holds the txn (never happens by protocol)
+    ev.rc = EBUSY;
+    return Post(std::move(ev));
+  }
+  size_t applied = held_ != nullptr ? batch.applied : 0;
+  int postponed = 0;
+  for (int attempt = 0;; ++attempt) {
+    if (held_ == nullptr) {
+      int rc = BeginHeld(batch.gen);
+      if (rc != MDB_SUCCESS) {
+        ev.kind = Event::Failed;
+        ev.rc = rc;
+        return Post(std::move(ev));
+      }
+      applied = 0;
     }
+    auto t0 = std::chrono::steady_clock::now();
+    int rc = applied > batch.ops.size()
+                 ? MDB_CORRUPTED
+                 : ApplyGroupOps(held_, entry.dataDbi(), batch.ops.data(), applied, batch.ops.size());
+    // Each callback is a logical transaction: one change record per
+    // callback with ops, in call order, in this same txn (SPEC §11.1).
+    ev.firstSeq = 0;
+    if (rc == MDB_SUCCESS && entry.ChangeLogOn(held_)) {
+      size_t start = 0;
+      double now = NowMs();
+      for (size_t i = 0; i < batch.ends.size() && rc == MDB_SUCCESS; ++i) {
+        size_t end = batch.ends[i];
+        if (end < start || end > batch.ops.size()) rc = MDB_CORRUPTED;
+        if (rc != MDB_SUCCESS || end == start) continue;
+        uint64_t seq = 0;
+        rc = AppendChangeRecord(held_, entry.changesDbi(), entry.metaDbi(), batch.ops.data() + start, end - start, now, &seq);
+        if (ev.firstSeq == 0) ev.firstSeq = static_cast<double>(seq);
+        start = end;
+      }
+    }
+    ev.applyMs += MsSince(t0);
+    bool applyFailed = rc != MDB_SUCCESS;
+    if (!applyFailed) {
+      t0 = std::chrono::steady_clock::now();
+      rc = EndHeld(true);
+      ev.commitMs += MsSince(t0);
+      if (rc == MDB_SUCCESS) return Post(std::move(ev));
+    } else {
+      EndHeld(false);
+    }
+    if (rc == MDB_MAP_FULL && attempt < kMaxGrowths) {
+      // The callbacks are not run again: the buffer is applied again.
+      EnvEntry::Growth growth = entry.Grow();
+      if (growth.grown) continue;
+      if (growth.retryable && postponed++ < kPostponedRetries) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2 * postponed));
+        continue;
+      }
+      ev.retryable = growth.retryable;
+    }
+    if (!applyFailed && rc != MDB_MAP_FULL) {
+      // The commit itself failed (a write or sync): nothing of the batch is there.
+      ev.kind = Event::Failed;
+      ev.rc = rc;
+      return Post(std::move(ev));
+    }
+    // One callback's ops may be what LMDB refuses (e.g. too big at
+    // maxMapSize): apply callback by callback, dropping only those.
+    return CommitIsolated(batch, &ev);
+  }
+}
+
+void GroupWriter::CommitIsolated(Batch& batch, Event* ev) {
+  EnvEntry& entry = core_->entry();
+  int rc = BeginHeld(batch.gen);
+  if (rc != MDB_SUCCESS) {
+    ev->kind = Event::Failed;
+    ev->rc = rc;
+    return Post(std::move(*ev));
+  }
+  ev->dropped.clear();
+  ev->firstSeq = 0;
+  bool logging = entry.ChangeLogOn(held_);
+  double now = NowMs();
+  size_t start = 0;
+  for (uint32_t i = 0; i < batch.ends.size(); ++i) {
+    size_t end = batch.ends[i];
+    MDB_txn* child = nullptr;
+    rc = end < start || end > batch.ops.size() ? MDB_CORRUPTED : mdb_txn_begin(entry.env(), held_, 0, &child);
+    if (rc == MDB_SUCCESS) {
+      rc = ApplyGroupOps(child, entry.dataDbi(), batch.ops.data(), start, end);
+      // its record goes in with its data, or neither does
+      if (rc == MDB_SUCCESS && logging && end > start) {
+        uint64_t seq = 0;
+        rc = AppendChangeRecord(child, entry.changesDbi(), entry.metaDbi(), batch.ops.data() + start, end - start, now, &seq);
+        if (rc == MDB_SUCCESS && ev->firstSeq == 0) ev->firstSeq = static_cast<double>(seq);
+      }
+      if (rc == MDB_SUCCESS) {
+        rc = mdb_txn_commit(child);  // merges into the batch txn; frees the child either way
+      } else {
+        mdb_txn_abort(child);
+      }
+    }
+    if (rc != MDB_SUCCESS) ev->dropped.emplace_back(i, rc);
+    if (end >= start) start = end;
+  }
+  if (rc == MDB_MAP_FULL || !ev->dropped.empty()) ev->retryable = !entry.AtCeiling();
+  rc = EndHeld(true);
+  if (rc != MDB_SUCCESS) {
+    ev->kind = Event::Failed;
+    ev->rc = rc;
+    ev->dropped.clear();
+    ev->firstSeq = 0;
+    if (rc == MDB_MAP_FULL) ev->retryable = !entry.AtCeiling();
+  }
+  Post(std::move(*ev));
+}
+
+void GroupWriter::Fail(Command& cmd, int rc) {
+  // After an exception: end what is held, and tell whoever waits.
+  try {
+    if (held_ != nullptr) EndHeld(false);
+  } catch (...) {
+  }
+  try {
     switch (cmd.kind) {
-      case Command::Begin: {
-        entry.GrowIfNeeded();
-        MDB_txn* txn = nullptr;
-        int rc = entry.BeginTxn(0, &txn);  // blocks while another writer holds LMDB's lock
-        if (rc != MDB_SUCCESS) {
-          Post({Event::BeginFailed, nullptr, 0, rc});
-          break;
-        }
-        entry.writer.store(std::this_thread::get_id());
-        held_ = txn;
-        Post({Event::Ready, txn});
-        break;
-      }
+      case Command::Hold: FinishHold({rc}); break;
       case Command::Commit: {
-        if (cmd.txn != held_ || held_ == nullptr) break;  // stale (already aborted by Stop)
-        // LMDB's own commit, with the store's durability: for 'sync' both
-        // fsyncs happen inside it, so a failed sync fails the commit and LMDB
-        // keeps the previous meta page (a commit is durable or not there).
-        int rc = entry.ApplyDurability(core_->durabilityFlags());
-        if (rc != MDB_SUCCESS) {
-          EndHeld(false, nullptr);  // never commit with the wrong durability
-          Post({Event::CommitFailed, nullptr, cmd.id, rc});
-          break;
-        }
-        EndHeld(true, &rc);
-        if (rc != MDB_SUCCESS) {
-          Event ev{Event::CommitFailed, nullptr, cmd.id, rc};
-          if (rc == MDB_MAP_FULL) {
-            EnvEntry::Growth growth = entry.Grow();
-            ev.grown = growth.grown;
-            ev.retryable = growth.retryable;
-          }
-          Post(ev);
-        } else {
-          Post({Event::Committed, nullptr, cmd.id});
-        }
-        break;
-      }
-      case Command::Abort: {
-        if (cmd.txn != held_ || held_ == nullptr) break;
-        EndHeld(false, nullptr);
-        Event ev{Event::Aborted};
-        EnvEntry::Growth growth = entry.Grow();  // an abort is sent after MDB_MAP_FULL (or on close)
-        ev.grown = growth.grown;
-        ev.retryable = growth.retryable;
-        Post(ev);
+        Event ev(Event::Failed, cmd.gen);
+        ev.rc = rc;
+        Post(std::move(ev));
         break;
       }
       case Command::Sync: {
-        // flush(): ordered after every commit queued before it.
-        int rc = mdb_env_sync(entry.env(), 1);
-        Post({rc == MDB_SUCCESS ? Event::Synced : Event::SyncFailed, nullptr, cmd.id, rc});
+        Event ev(Event::SyncFailed);
+        ev.id = cmd.id;
+        ev.rc = rc;
+        Post(std::move(ev));
         break;
       }
-      case Command::Stop:
-        if (held_ != nullptr) EndHeld(false, nullptr);
-        return;
+      default: break;
+    }
+  } catch (...) {
+    if (cmd.kind == Command::Hold) {
+      std::lock_guard<std::mutex> lock(mu_);  // no allocation: cannot throw bad_alloc
+      holdResult_ = HoldResult{rc};
+      holdDone_ = true;
+      holdCv_.notify_all();
+    }
+  }
+}
+
+void GroupWriter::Run(Command& cmd) {
+  EnvEntry& entry = core_->entry();
+  switch (cmd.kind) {
+    case Command::Hold: DoHold(cmd); break;
+    case Command::Commit: DoCommit(*cmd.batch); break;
+    case Command::Release:
+      if (held_ != nullptr && heldGen_ == cmd.gen) EndHeld(false);  // never grows the map
+      break;
+    case Command::Sync: {
+      // flush(): ordered after every commit queued before it.
+      int rc = mdb_env_sync(entry.env(), 1);
+      Event ev(rc == MDB_SUCCESS ? Event::Synced : Event::SyncFailed);
+      ev.id = cmd.id;
+      ev.rc = rc;
+      Post(std::move(ev));
+      break;
+    }
+    case Command::Stop: break;
+  }
+}
+
+void GroupWriter::WriterLoop() {
+  pthread_setname_np(pthread_self(), "lmdb-txn-writer");
+  for (;;) {
+    Command cmd(Command::Stop);
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !commands_.empty(); });
+      cmd = std::move(commands_.front());
+      commands_.pop_front();
+    }
+    if (cmd.kind == Command::Stop) {
+      if (held_ != nullptr) EndHeld(false);
+      return;
+    }
+    // Nothing may escape this thread (std::terminate): bad_alloc from a
+    // vector, system_error from a mutex, anything else.
+    try {
+      Run(cmd);
+    } catch (const std::bad_alloc&) {
+      Fail(cmd, ENOMEM);
+    } catch (...) {
+      Fail(cmd, EIO);
     }
   }
 }

@@ -37,6 +37,8 @@ void StoreCore::Close() {
     group_.reset();
   }
   groupHolds = 0;
+  groupView = nullptr;
+  groupViewGen = 0;
   if (readTxn_ != nullptr) {
     mdb_txn_abort(readTxn_);  // it is reset, so it holds no snapshot and no count
     readTxn_ = nullptr;
@@ -45,9 +47,11 @@ void StoreCore::Close() {
   if (addon_) addon_->stores.erase(this);
 }
 
-void StoreCore::AbortGroupRoot(MDB_txn* root) {
-  if (groupHolds > 0) groupHolds--;
-  if (group_) group_->Abort(root);  // else Stop() already aborted it
+void StoreCore::ReleaseGroupView(Txn* view, uint64_t gen) {
+  if (view != groupView || gen != groupViewGen) return;  // long released: never touch another batch
+  groupView = nullptr;
+  groupViewGen = 0;
+  if (group_) group_->Release(gen);  // else Stop() already aborted it
 }
 
 MDB_txn* StoreCore::AcquireReadTxn(Napi::Env env) {
@@ -87,9 +91,10 @@ Napi::Function Store::Define(Napi::Env env) {
                          InstanceMethod<&Store::Close>("close"),
                          InstanceMethod<&Store::WriterBusy>("writerBusy"),
                          InstanceMethod<&Store::GroupStart>("groupStart"),
-                         InstanceMethod<&Store::GroupBegin>("groupBegin"),
+                         InstanceMethod<&Store::GroupHold>("groupHold"),
                          InstanceMethod<&Store::GroupCommit>("groupCommit"),
-                         InstanceMethod<&Store::GroupAbort>("groupAbort"),
+                         InstanceMethod<&Store::GroupRelease>("groupRelease"),
+                         InstanceMethod<&Store::GroupRunning>("groupRunning"),
                          InstanceMethod<&Store::GroupFlush>("groupFlush"),
                          InstanceMethod<&Store::GroupRef>("groupRef"),
                          InstanceMethod<&Store::Changes>("changes"),
@@ -168,8 +173,8 @@ Napi::Value Store::Begin(const Napi::CallbackInfo& info) {
   for (StoreCore* other : GetAddonData(env)->stores) {
     if (&other->entry() == &entry && other->groupHolds > 0) {
       Throw(env, ErrorKind::TransactionBusy,
-            "a store.transaction() batch of this store holds or awaits the write lock on this "
-            "thread; await it (or store.flush()) before begin()/transactionSync()");
+            "begin()/transactionSync() inside a store.transaction() callback of this store: "
+            "the batch may hold the write lock for this thread, so waiting would deadlock");
     }
   }
   entry.GrowIfNeeded();
@@ -256,17 +261,6 @@ Napi::Value Store::WriterBusy(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), busy);
 }
 
-// A NativeTxn argument; anything else (another wrapped class included) is a
-// TypeError, never a reinterpreted pointer.
-Txn* Store::TxnArg(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Env env = info.Env();
-  if (!info[i].IsObject() ||
-      !info[i].As<Napi::Object>().InstanceOf(GetAddonData(env)->txnConstructor.Value())) {
-    throw Napi::TypeError::New(env, "txn must be a NativeTxn");
-  }
-  return Txn::Unwrap(info[i].As<Napi::Object>());
-}
-
 GroupWriter& Store::RequireGroup(Napi::Env env) {
   StoreCore& core = RequireOpen(env);
   if (core.group() == nullptr) throw Napi::TypeError::New(env, "groupStart() was not called");
@@ -283,31 +277,97 @@ Napi::Value Store::GroupStart(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value Store::GroupBegin(const Napi::CallbackInfo& info) {
-  GroupWriter& group = RequireGroup(info.Env());
-  core_->groupHolds++;
-  group.Begin();
+// groupHold(regrow) → a view of the batch txn, begun by the writer thread
+// after every batch queued before it has committed (this blocks the JS
+// thread meanwhile). regrow: the held view hit MDB_MAP_FULL; the writer
+// aborts it, grows the map and begins again (same generation).
+Napi::Value Store::GroupHold(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool regrow = info[0].ToBoolean();
+  GroupWriter& writer = RequireGroup(env);
+  StoreCore& core = *core_;
+  if (core.groupView != nullptr && !regrow) throw Napi::Error::New(env, "a batch view is already held");
+  Napi::Object obj = GetAddonData(env)->txnConstructor.New({});  // before the lock is taken
+  uint64_t gen;
+  if (core.groupView != nullptr) {
+    gen = core.groupViewGen;
+    core.groupView->DetachGroup();
+    core.groupView = nullptr;
+  } else {
+    gen = writer.NextGen();
+  }
+  core.groupViewGen = gen;
+  GroupWriter::HoldResult held = writer.Hold(gen, regrow);
+  if (held.rc != MDB_SUCCESS) {
+    core.groupViewGen = 0;
+    if (held.rc == MDB_MAP_FULL) {
+      ThrowMapFull(env,
+                   held.retryable ? "the map is full and cannot grow while a snapshot or transaction of this "
+                                    "process is open"
+                                  : "the map is full at maxMapSize (" + std::to_string(core.entry().MapSize()) + " bytes)",
+                   held.retryable, false);
+    }
+    ThrowLmdb(env, held.rc, "mdb_txn_begin (group)");
+  }
+  Txn* view = Txn::Unwrap(obj);
+  view->StartGroup(core_, held.txn, gen);
+  core.groupView = view;
+  return obj;
+}
+
+// groupCommit(ops: Uint8Array, length, ends: Uint32Array, applied) → the
+// batch's generation. Copies the ops; the writer applies what the JS thread
+// has not (everything unless a view was held) and commits.
+Napi::Value Store::GroupCommit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    throw Napi::TypeError::New(env, "groupCommit(ops, length, ends, applied)");
+  }
+  Napi::Uint8Array ops = info[0].As<Napi::Uint8Array>();
+  Napi::Uint32Array ends = info[2].As<Napi::Uint32Array>();
+  double length = NumberArg(info, 1, "length"), applied = NumberArg(info, 3, "applied");
+  if (!(length >= 0 && length <= static_cast<double>(ops.ByteLength()) && applied >= 0 && applied <= length)) {
+    throw Napi::RangeError::New(env, "groupCommit: lengths outside the buffer");
+  }
+  GroupWriter& writer = RequireGroup(env);
+  StoreCore& core = *core_;
+  GroupWriter::Batch batch;
+  batch.ops.assign(ops.Data(), ops.Data() + static_cast<size_t>(length));
+  batch.ends.assign(ends.Data(), ends.Data() + ends.ElementLength());
+  if (core.groupView != nullptr) {
+    batch.gen = core.groupViewGen;
+    batch.applied = static_cast<size_t>(applied);
+    core.groupView->DetachGroup();
+    core.groupView = nullptr;
+    core.groupViewGen = 0;
+  } else {
+    batch.gen = writer.NextGen();
+  }
+  uint64_t gen = batch.gen;
+  writer.Commit(std::move(batch));
+  return Napi::Number::New(env, static_cast<double>(gen));
+}
+
+// groupRelease(): the held view's batch will not commit (nothing succeeded,
+// or the view failed): the writer aborts it. A no-op when none is held.
+Napi::Value Store::GroupRelease(const Napi::CallbackInfo& info) {
+  StoreCore& core = *core_;
+  if (core.groupView != nullptr) {
+    Txn* view = core.groupView;
+    uint64_t gen = core.groupViewGen;
+    view->DetachGroup();
+    core.ReleaseGroupView(view, gen);
+  }
   return info.Env().Undefined();
 }
 
-// groupCommit(txn, id)
-Napi::Value Store::GroupCommit(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Txn* txn = TxnArg(info, 0);
-  double id = NumberArg(info, 1, "id");
-  GroupWriter& group = RequireGroup(env);
-  MDB_txn* root = txn->DetachGroupRoot(env, true);
-  if (core_->groupHolds > 0) core_->groupHolds--;
-  group.Commit(root, id);
-  return env.Undefined();
-}
-
-// groupAbort(txn): a no-op if the txn already went back to the writer.
-Napi::Value Store::GroupAbort(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  MDB_txn* root = TxnArg(info, 0)->DetachGroupRoot(env, false);
-  if (root != nullptr) core_->AbortGroupRoot(root);  // the writer thread must end it
-  return env.Undefined();
+// groupRunning(bool): callbacks are running on this thread (begin() inside
+// one throws TransactionBusyError).
+Napi::Value Store::GroupRunning(const Napi::CallbackInfo& info) {
+  if (info[0].ToBoolean()) core_->groupHolds++;
+  else if (core_->groupHolds > 0) core_->groupHolds--;
+  return info.Env().Undefined();
 }
 
 Napi::Value Store::GroupFlush(const Napi::CallbackInfo& info) {

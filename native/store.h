@@ -44,11 +44,17 @@ class StoreCore {
   // Group commit (store.transaction): the writer thread, created on demand.
   GroupWriter* group() const { return group_.get(); }
   void StartGroup(std::unique_ptr<GroupWriter> writer) { group_ = std::move(writer); }
-  // A group txn was requested or is held for this JS thread: a begin() here
-  // could block on LMDB's lock while the writer waits for this thread.
+  // transaction() callbacks are running on this thread (a batch view may be
+  // held): a begin() here throws TransactionBusyError, as it could wait for
+  // the writer, which may be waiting for this thread.
   int groupHolds = 0;
-  // Hands a group root txn back to the writer thread to abort.
-  void AbortGroupRoot(MDB_txn* root);
+  // The view of the batch txn the writer holds for this thread's reading
+  // callbacks (null when none is held).
+  Txn* groupView = nullptr;
+  uint64_t groupViewGen = 0;
+  // A view ended on its own (abort, finalizer): release its hold if the
+  // writer still holds that generation for it.
+  void ReleaseGroupView(Txn* view, uint64_t gen);
 
   // The reusable read txn, renewed for one read and reset after it.
   MDB_txn* AcquireReadTxn(Napi::Env env);
@@ -78,7 +84,6 @@ class Store : public Napi::ObjectWrap<Store> {
  private:
   StoreCore& RequireOpen(Napi::Env env);
   GroupWriter& RequireGroup(Napi::Env env);
-  static Txn* TxnArg(const Napi::CallbackInfo& info, size_t i);
   template <typename F>
   Napi::Value WithRead(Napi::Env env, F read);
   template <ReadOp op>
@@ -91,9 +96,10 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value IsOpen(const Napi::CallbackInfo& info);
   Napi::Value WriterBusy(const Napi::CallbackInfo& info);
   Napi::Value GroupStart(const Napi::CallbackInfo& info);
-  Napi::Value GroupBegin(const Napi::CallbackInfo& info);
+  Napi::Value GroupHold(const Napi::CallbackInfo& info);
   Napi::Value GroupCommit(const Napi::CallbackInfo& info);
-  Napi::Value GroupAbort(const Napi::CallbackInfo& info);
+  Napi::Value GroupRelease(const Napi::CallbackInfo& info);
+  Napi::Value GroupRunning(const Napi::CallbackInfo& info);
   Napi::Value GroupFlush(const Napi::CallbackInfo& info);
   Napi::Value GroupRef(const Napi::CallbackInfo& info);
   Napi::Value Changes(const Napi::CallbackInfo& info);

@@ -5,6 +5,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "group_ops.h"
 #include "store.h"
 
 namespace lmdbtxn {
@@ -33,13 +34,13 @@ Napi::Function Txn::Define(Napi::Env env) {
                          InstanceAccessor<&Txn::Active>("active"),
                          InstanceAccessor<&Txn::MapFullGrown>("mapFullGrown"),
                          InstanceMethod<&Txn::HasKey>("hasKey"),
-                         InstanceMethod<&Txn::LogGroup>("logGroup"),
                          InstanceMethod<&Txn::Changes>("changes"),
                          InstanceMethod<&Txn::TrimChanges>("trimChanges"),
                          InstanceMethod<&Txn::RestoreChange>("restoreChange"),
                          InstanceMethod<&Txn::SyncGet>("syncGet"),
                          InstanceMethod<&Txn::SyncPut>("syncPut"),
                          InstanceMethod<&Txn::SyncDelete>("syncDelete"),
+                         InstanceMethod<&Txn::ApplyOps>("applyOps"),
                      });
 }
 
@@ -73,28 +74,20 @@ void Txn::StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root) {
   core_->Track(this);
 }
 
-void Txn::StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root) {
-  StartWrite(std::move(core), root, 1e300, 1e300);  // limits are per callback (isolated savepoints)
+void Txn::StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root, uint64_t gen) {
+  StartWrite(std::move(core), root, 1e300, 1e300);  // limits are counted per callback in lib/
   group_ = true;
+  gen_ = gen;
 }
 
-MDB_txn* Txn::DetachGroupRoot(Napi::Env env, bool forCommit) {
-  if (!group_ || root_ == nullptr) {
-    if (forCommit) RequireUsable(env);
-    return nullptr;
-  }
-  if (forCommit) {
-    RequireUsable(env);
-    if (!children_.empty()) throw Napi::TypeError::New(env, "a savepoint is still open");
-  }
+void Txn::DetachGroup() {
+  if (!group_ || root_ == nullptr) return;
   for (auto it = children_.rbegin(); it != children_.rend(); ++it) mdb_txn_abort(it->txn);
   children_.clear();
-  MDB_txn* root = root_;
   root_ = nullptr;
-  state_ = forCommit ? State::Committed : State::Aborted;
-  failure_ = forCommit ? "the batch was handed to the writer thread for commit" : "the batch was aborted";
+  state_ = State::Committed;
+  failure_ = "the transaction() callback has returned; its transaction is no longer usable";
   core_->Untrack(this);
-  return root;
 }
 
 void Txn::EndBecauseStoreClosed() {
@@ -103,17 +96,16 @@ void Txn::EndBecauseStoreClosed() {
 
 void Txn::End(bool commit, State next, int* commitRc) {
   changes_.Clear();
-  groupRecords_.clear();
   if (group_) {
     // The writer thread owns the root (and LMDB's lock): children are ours
-    // to abort, the root goes back to the writer.
+    // to abort; the root is released by generation, so a late finalizer can
+    // never end another batch.
     for (auto it = children_.rbegin(); it != children_.rend(); ++it) mdb_txn_abort(it->txn);
     children_.clear();
-    MDB_txn* root = root_;
     root_ = nullptr;
     state_ = next;
     core_->Untrack(this);
-    if (next != State::StoreClosed) core_->AbortGroupRoot(root);
+    if (next != State::StoreClosed) core_->ReleaseGroupView(this, gen_);
     if (next == State::Aborted) failure_ = "the batch transaction was aborted";
     if (next == State::StoreClosed) failure_ = "the store was closed; the batch was aborted";
     return;
@@ -312,18 +304,11 @@ Napi::Value Txn::BeginChild(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-bool Txn::PopChild(bool commit, int* rc) {
+void Txn::PopChild(bool commit, int* rc) {
   Level level = children_.back();
   children_.pop_back();
-  bool recorded = false;
   if (commit) {
     *rc = mdb_txn_commit(level.txn);  // merges into the parent; frees the child either way
-    // A group-commit callback is a logical transaction of its own.
-    if (group_ && level.isolated && changes_.count() > level.mark.count) {
-      groupRecords_.emplace_back();
-      changes_.SplitAfter(level.mark, &groupRecords_.back());
-      recorded = true;
-    }
   } else {
     mdb_txn_abort(level.txn);
     changes_.Truncate(level.mark);  // a savepoint's undone ops never reach the log
@@ -336,7 +321,6 @@ bool Txn::PopChild(bool commit, int* rc) {
     state_ = level.state;
     failure_ = level.failure;
   }
-  return recorded;
 }
 
 Napi::Value Txn::CommitChild(const Napi::CallbackInfo& info) {
@@ -344,9 +328,9 @@ Napi::Value Txn::CommitChild(const Napi::CallbackInfo& info) {
   RequireUsable(env);
   if (children_.empty()) throw Napi::TypeError::New(env, "no nested transaction is open");
   int rc = MDB_SUCCESS;
-  bool recorded = PopChild(true, &rc);
+  PopChild(true, &rc);
   if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_txn_commit (nested)");
-  return Napi::Boolean::New(env, recorded);
+  return env.Undefined();
 }
 
 // Undoes the innermost savepoint. A no-op when the whole transaction has
@@ -428,26 +412,6 @@ Napi::Value Txn::HasKey(const Napi::CallbackInfo& info) {
   ReadKey(env, info[0], "path", key);
   Entry e;
   return Napi::Boolean::New(env, Lookup(Context(env), key.view(), &e));
-}
-
-// logGroup() → seq of the first record written, or 0: writes one record per
-// committed group-commit callback into the batch's root, in callback order,
-// just before the batch goes to the writer thread for commit.
-Napi::Value Txn::LogGroup(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireWritable(env);
-  if (!children_.empty()) throw Napi::TypeError::New(env, "a savepoint is still open");
-  uint64_t first = 0;
-  EnvEntry& e = core_->entry();
-  double now = NowMs();
-  for (const ChangeOps& record : groupRecords_) {
-    uint64_t seq = 0;
-    int rc = AppendChangeRecord(root_, e.changesDbi(), e.metaDbi(), record, now, &seq);
-    if (rc != MDB_SUCCESS) FailWith(env, rc, "writing the change record");
-    if (first == 0) first = seq;
-  }
-  groupRecords_.clear();
-  return Napi::Number::New(env, static_cast<double>(first));
 }
 
 Napi::Value Txn::Changes(const Napi::CallbackInfo& info) {
@@ -548,6 +512,31 @@ Napi::Value Txn::SyncDelete(const Napi::CallbackInfo& info) {
   if (rc != MDB_SUCCESS) FailWith(env, rc, "mdb_del (sync)");
   dirty_ = true;
   return Napi::Boolean::New(env, true);
+}
+
+// applyOps(ops: Uint8Array, from, to): a group batch view applies encoded
+// ops (group_ops.h) to its innermost txn before a callback reads. An LMDB
+// failure throws (MapFullError carries whether growth can help) and leaves
+// the view for lib/ to release or regrow.
+Napi::Value Txn::ApplyOps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireWritable(env);
+  if (!group_ || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "applyOps(ops, from, to) on a group view");
+  Napi::Uint8Array ops = info[0].As<Napi::Uint8Array>();
+  double from = NumberArg(info, 1, "from"), to = NumberArg(info, 2, "to");
+  if (!(from >= 0 && from <= to && to <= static_cast<double>(ops.ByteLength()))) {
+    throw Napi::RangeError::New(env, "applyOps: range outside the buffer");
+  }
+  int rc = ApplyGroupOps(Current(), core_->entry().dataDbi(), ops.Data(), static_cast<size_t>(from),
+                         static_cast<size_t>(to));
+  if (rc == MDB_MAP_FULL) {
+    bool retryable = !core_->entry().AtCeiling();
+    ThrowMapFull(env, retryable ? "the map is full (it grows and the batch's ops are applied again)"
+                                : "the map is full at maxMapSize (" + std::to_string(core_->entry().MapSize()) + " bytes)",
+                 retryable, false);
+  }
+  Check(env, rc, "applying transaction() ops");
+  return env.Undefined();
 }
 
 }  // namespace lmdbtxn

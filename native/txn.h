@@ -29,11 +29,12 @@ class Txn : public Napi::ObjectWrap<Txn> {
   // Called by Store right after construction.
   void StartWrite(std::shared_ptr<StoreCore> core, MDB_txn* root, double maxOps, double maxBytes);
   void StartSnapshot(std::shared_ptr<StoreCore> core, MDB_txn* root);
-  // A batch txn begun by the group writer thread; only that thread ends it.
-  void StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root);
-  // Gives the root back for the writer to commit (forCommit) or abort:
-  // throws for a commit of an unusable txn; returns null if already given.
-  MDB_txn* DetachGroupRoot(Napi::Env env, bool forCommit);
+  // A view of group batch `gen`'s txn, begun and parked by the writer
+  // thread for callbacks that read; only that thread ends the root.
+  void StartGroup(std::shared_ptr<StoreCore> core, MDB_txn* root, uint64_t gen);
+  // The root goes back to the writer: abort this thread's child txns and
+  // refuse every later call.
+  void DetachGroup();
   // The store is closing: abort, and say so in every later call.
   void EndBecauseStoreClosed();
 
@@ -50,8 +51,7 @@ class Txn : public Napi::ObjectWrap<Txn> {
   };
 
   MDB_txn* Current() const { return children_.empty() ? root_ : children_.back().txn; }
-  // Returns whether an isolated level became a change record of its own.
-  bool PopChild(bool commit, int* rc);
+  void PopChild(bool commit, int* rc);
   ReadContext Context(Napi::Env env) const;
   void RequireUsable(Napi::Env env);
   void RequireWritable(Napi::Env env);
@@ -76,7 +76,6 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value MapFullGrown(const Napi::CallbackInfo& info);
   Napi::Value HasKey(const Napi::CallbackInfo& info);
   // Change log and replication state (lib/changes.ts, lib/sync/).
-  Napi::Value LogGroup(const Napi::CallbackInfo& info);
   Napi::Value Changes(const Napi::CallbackInfo& info);
   Napi::Value TrimChanges(const Napi::CallbackInfo& info);
   Napi::Value RestoreChange(const Napi::CallbackInfo& info);
@@ -84,10 +83,12 @@ class Txn : public Napi::ObjectWrap<Txn> {
   Napi::Value SyncPut(const Napi::CallbackInfo& info);
   Napi::Value SyncDelete(const Napi::CallbackInfo& info);
   void RequireAux(Napi::Env env);
+  Napi::Value ApplyOps(const Napi::CallbackInfo& info);
 
   std::shared_ptr<StoreCore> core_;
   bool write_ = false;
   bool group_ = false;
+  uint64_t gen_ = 0;  // the group batch this view belongs to
   MDB_txn* root_ = nullptr;
   std::vector<Level> children_;
   bool mapFullGrown_ = false;  // the txn ended on MDB_MAP_FULL and the map grew
@@ -97,10 +98,9 @@ class Txn : public Napi::ObjectWrap<Txn> {
   double ops_ = 0, bytes_ = 0;
   std::string scratch_;  // UTF-8 of string values, reused
   // The change log: ops recorded while logging_ (read under the writer lock
-  // at begin); a group txn keeps one record per committed isolated level.
+  // at begin). Group-commit callbacks are logged by the writer thread.
   bool logging_ = false;
   ChangeOps changes_;
-  std::vector<ChangeOps> groupRecords_;
   bool dirty_ = false;  // wrote internal state (sync db, trim): commit even without ops
 };
 

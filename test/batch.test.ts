@@ -147,3 +147,24 @@ describe('batch', () => {
     })
   })
 })
+
+describe('batch input is read once, every element checked (issue #13)', () => {
+  it('a hole in the ops array is a TypeError naming it, not a skipped op', () => {
+    const store = seeded()
+    // eslint-disable-next-line no-sparse-arrays
+    const ops = [{ op: 'replace', path: 'a', value: '1' }, , { op: 'replace', path: 'b', value: '2' }] as any
+    expect(() => store.batch(ops)).toThrow(/ops\[1\] must be an object, got undefined/)
+    expect(store.exists('a')).toBe(false)
+    store.close()
+  })
+
+  it('each field is read once: a getter cannot swap a checked value for an unchecked one', () => {
+    const store = seeded()
+    let reads = 0
+    const op = { op: 'replace', path: 'v', get value () { return ++reads === 1 ? 'checked' : 42 } }
+    expect(store.batch([op as any]).committed).toBe(1)
+    expect(reads).toBe(1)
+    expect(store.readString('v')).toBe('checked')
+    store.close()
+  })
+})

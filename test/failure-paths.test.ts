@@ -177,7 +177,7 @@ describe('arguments are converted before any lock (item 4)', () => {
     expectIntact(store, { a: '1' })
   })
 
-  it('groupCommit(txn, id) with a bad id keeps the batch usable instead of stranding the writer', async () => {
+  it('groupCommit(ops, length, ends, applied) with a bad argument throws before anything is handed over; the held batch stays usable', async () => {
     const dir = tmpDir()
     const native = new addon.NativeStore(dir, { readOnly: false, mapSize: 1 << 20, maxMapSize: 1 << 30, maxReaders: 126, durabilityFlags: 0, maxLinkDepth: 32 })
     const events: any[] = []
@@ -190,15 +190,21 @@ describe('arguments are converted before any lock (item 4)', () => {
         await within(new Promise<void>((resolve) => { wake = resolve }), 5000, `event ${type}`)
       }
     }
+    // one op (native/group_ops.h): write 'g' = '1'
+    const ops = Buffer.from([1, 1, 0, 0, 0, 0x67, 1, 0, 0, 0, 0x31])
+    const ends = new Uint32Array([ops.length])
     try {
       native.groupRef(true)
-      native.groupBegin()
-      const { txn } = await next('ready')
-      txn.write('g', '1')
-      expect(() => native.groupCommit(txn, bomb)).toThrow(TypeError)
-      expect(txn.active).toBe(true)
-      native.groupCommit(txn, 7)
-      expect((await next('committed')).id).toBe(7)
+      const view = native.groupHold(false) // the writer holds the batch txn now
+      view.applyOps(ops, 0, ops.length)
+      expect(view.readString('g')).toBe('1')
+      expect(() => view.applyOps(ops, bomb as any, ops.length)).toThrow(TypeError)
+      expect(() => native.groupCommit(ops, bomb as any, ends, ops.length)).toThrow(TypeError)
+      expect(() => native.groupCommit(ops, ops.length, ends, bomb as any)).toThrow(TypeError)
+      expect(() => native.groupCommit(ops, ops.length, [ops.length] as any, ops.length)).toThrow(TypeError)
+      expect(view.active).toBe(true)
+      const gen = native.groupCommit(ops, ops.length, ends, ops.length)
+      expect((await next('committed')).gen).toBe(gen)
     } finally {
       native.groupRef(false)
       native.close()

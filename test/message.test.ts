@@ -100,3 +100,21 @@ describe('writeMessage', () => {
     store.close()
   })
 })
+
+describe('message input is read once (issue #13)', () => {
+  it('fields and links are each read once: a getter cannot swap them after the check', () => {
+    const store = open(tmpDir())
+    let fieldReads = 0
+    let linkReads = 0
+    const message = {
+      path: 'm',
+      get fields () { return ++fieldReads === 1 ? { a: '1' } : 5 },
+      get links () { return ++linkReads === 1 ? [{ target: 'm', path: 'l' }] : 'nope' }
+    }
+    store.writeMessage(message as any)
+    expect([fieldReads, linkReads]).toEqual([1, 1])
+    expect(store.readString('m/a')).toBe('1')
+    expect(store.readString('l/a')).toBe('1')
+    store.close()
+  })
+})

@@ -58,6 +58,37 @@ describe('internals are private', () => {
   })
 })
 
+describe('the declarations, as a consumer type-checks them (no skipLibCheck)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const ts = require('typescript') as typeof import('typescript')
+  const diagnostics = (source: string): string[] => {
+    const file = path.join(ROOT, 'dist', '__consumer_check.ts')
+    const options = { noEmit: true, strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, types: ['node'], lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], skipLibCheck: false }
+    const host = ts.createCompilerHost(options)
+    const read = host.readFile
+    host.readFile = (f) => path.resolve(f) === file ? source : read(f)
+    host.fileExists = ((exists) => (f: string) => path.resolve(f) === file || exists(f))(host.fileExists)
+    const program = ts.createProgram([file], options, host)
+    return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+  }
+
+  it('the public surface compiles, and the internals are not in it', () => {
+    expect(diagnostics(`import { open, type Transaction } from './index'
+      const s = open('x'); const t: Transaction = s.begin()
+      const ok: boolean = s.active && t.active && s.snapshot().active && t.store === s
+      const n: number | undefined = s.readInto('a', new Uint8Array(1)); void ok; void n`)).toEqual([])
+    const bad = diagnostics(`import { Store, Transaction, Snapshot, MapFullError } from './index'
+      new Store(); new Transaction(); new Snapshot()
+      declare const t: Transaction; t.native; t.managedBy; new MapFullError('m', true).grown`)
+    expect(bad.join('\n')).toMatch(/Constructor of class 'Store' is private/)
+    expect(bad.join('\n')).toMatch(/Constructor of class 'Transaction' is private/)
+    expect(bad.join('\n')).toMatch(/Constructor of class 'Snapshot' is private/)
+    expect(bad.join('\n')).toMatch(/'native' does not exist/)
+    expect(bad.join('\n')).toMatch(/'managedBy' does not exist/)
+    expect(bad.join('\n')).toMatch(/'grown' does not exist/)
+  }, 120_000) // a whole TypeScript program: seconds, more on a loaded machine
+})
+
 describe('store.options', () => {
   it('is frozen all the way down: limits cannot be changed under the handle', () => {
     const store = open(tmpDir(), { durability: 'nosync', limits: { maxOps: 3 } })

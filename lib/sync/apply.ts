@@ -9,13 +9,13 @@
  * skipped, a gap is refused with what is expected next, another primary's
  * message is refused, a malformed one writes nothing.
  *
- * It runs through store.transaction() (group commit): consecutive records
- * share one fsync, each still atomic, and the promise resolves once the
- * record is durable — only then may a transport acknowledge it.
+ * Each message is one write transaction of its own (the sync database is
+ * written with the data, which group-commit callbacks cannot do): the
+ * promise resolves once it is durable — only then may a transport ack it.
  */
 import type { Store } from '../store'
 import type { NativeTxn } from '../native'
-import { kTransactionSeq } from '../internal'
+import { kRunSync } from '../internal'
 import { applyOps, decodeOps, decodeRecord, RecordFormatError } from '../changes'
 import { readSeq, seqBytes, SYNC_KEYS } from '../sync-state'
 import { decodeMessage, type WireMessage } from './wire'
@@ -61,10 +61,19 @@ function partKey (seq: number, part: number): Buffer {
   return k
 }
 
-/** Applies one message (bytes or decoded) to `replica`; see the file comment. */
-export async function applyMessage (replica: Store, message: Uint8Array | WireMessage): Promise<ApplyResult> {
-  const m = message instanceof Uint8Array ? decodeMessage(message) : message
-  return (await replica[kTransactionSeq]((_txn, native) => applyInTxn(native, m))).value
+/**
+ * Applies one message (bytes or decoded) to `replica` in one write
+ * transaction, committed (durable per the store's durability) before the
+ * promise settles; see the file comment. Runs at call time, so calls apply
+ * in call order.
+ */
+export function applyMessage (replica: Store, message: Uint8Array | WireMessage): Promise<ApplyResult> {
+  try {
+    const m = message instanceof Uint8Array ? decodeMessage(message) : message
+    return Promise.resolve(replica[kRunSync]((_txn, native) => applyInTxn(native, m), 'applyMessage()'))
+  } catch (err) {
+    return Promise.reject(err)
+  }
 }
 
 function applyInTxn (n: NativeTxn, m: WireMessage): ApplyResult {

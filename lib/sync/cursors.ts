@@ -2,13 +2,16 @@
  * Per-peer cursors kept in the primary's own LMDB (the `sync` database,
  * `cursor/<peer id>` → highest acknowledged seq), so a restarted primary
  * resumes where each peer stands. Writes are coalesced: at most one cursor
- * transaction is in flight (group commit, off the JS thread); a cursor may
+ * transaction per 50 ms (a short one on the JS thread); a cursor may
  * lag the peer, which only means a few records are resent and skipped as
  * duplicates by the replica — nothing is lost and nothing applied twice.
  */
 import type { Store } from '../store'
 import { readSeq, seqBytes, SYNC_KEYS } from '../sync-state'
-import { kSyncGet, kTransactionSeq } from '../internal'
+import { kRunSync, kSyncGet } from '../internal'
+
+/** Cursor writes are coalesced over this long (a lagging cursor only means resends). */
+const CURSOR_DELAY_MS = 50
 
 const key = (peerId: string): Buffer => Buffer.from(SYNC_KEYS.cursorPrefix + peerId)
 
@@ -16,6 +19,7 @@ export class CursorStore {
   readonly #store: Store
   #pending = new Map<string, number>()
   #writing: Promise<void> | undefined
+  #flushing = false
 
   constructor (store: Store) { this.#store = store }
 
@@ -33,20 +37,28 @@ export class CursorStore {
 
   /** Resolves once every saved cursor is durable. */
   async flush (): Promise<void> {
-    while (this.#writing !== undefined) await this.#writing
+    this.#flushing = true
+    try {
+      while (this.#writing !== undefined) await this.#writing
+    } finally {
+      this.#flushing = false
+    }
   }
 
   async #drain (): Promise<void> {
     try {
       while (this.#pending.size > 0 && this.#store.active) {
+        // Coalesce: acks of the next CURSOR_DELAY_MS share one write txn.
+        await new Promise((resolve) => setTimeout(resolve, this.#flushing ? 0 : CURSOR_DELAY_MS))
+        if (!this.#store.active) return
         const batch = this.#pending
         this.#pending = new Map()
-        await this.#store[kTransactionSeq]((_txn, native) => {
+        this.#store[kRunSync]((_txn, native) => {
           for (const [peer, seq] of batch) {
             const k = key(peer)
             if (readSeq(native.syncGet(k)) < seq) native.syncPut(k, seqBytes(seq))
           }
-        })
+        }, 'replication cursor')
       }
     } catch {
       // The store closed or failed: the cursor lags; the peer skips resent records.
