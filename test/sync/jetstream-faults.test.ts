@@ -80,9 +80,9 @@ async function startCluster (size: 1 | 3): Promise<NatsCluster> {
   return c
 }
 
-function primary (dir: string, c: NatsCluster, from: number, to: number, opts: { replicas?: number, maxBytes?: number } = {}): Proc {
-  const args = [path.join(CHILDREN, 'primary.cjs'), ROOT, dir, c.urls.join(','), STREAM, String(opts.replicas ?? 1), String(from), String(to)]
-  if (opts.maxBytes !== undefined) args.push(String(opts.maxBytes))
+function primary (dir: string, c: NatsCluster, from: number, to: number, opts: { replicas?: number, burst?: boolean } = {}): Proc {
+  const args = [path.join(CHILDREN, 'primary.cjs'), ROOT, dir, c.urls.join(','), STREAM, String(opts.replicas ?? 1), String(from), String(to), '0']
+  if (opts.burst === true) args.push('burst')
   return new Proc(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }))
 }
 
@@ -152,14 +152,22 @@ async function verify (primaryDir: string, replicas: Array<{ dir: string, proc: 
   }
 }
 
-/** Last record seq the stream holds for `store` (0 if none). */
+/** Last record seq the stream holds for `store` (0 if none, or no stream yet). */
 async function streamLast (c: NatsCluster, storeId: string): Promise<number> {
   const nc = await connect({ servers: c.urls.filter((_, i) => c.nodes[i].running) })
   try {
     const jsm = await jetstreamManager(nc)
-    const m = await jsm.streams.getMessage(STREAM, { last_by_subj: `lmdb-txn.${STREAM}.${storeId}` })
+    const m = await jsm.streams.getMessage(STREAM, { last_by_subj: `lmdb-txn.${STREAM}.${storeId}` }).catch((e) => {
+      if (/stream not found/i.test(String(e?.message))) return null
+      throw e
+    })
     return m === null ? 0 : decodeMessage(m.data).seq
   } finally { await nc.close() }
+}
+
+function storeIdOf (dir: string): string {
+  const s = open(dir, { readOnly: true })
+  try { return s.stat().storeId! } finally { s.close() }
 }
 
 describeNats('JetStream replication: faults (real nats-server, real processes)', () => {
@@ -217,9 +225,15 @@ describeNats('JetStream replication: faults (real nats-server, real processes)',
   it('kill -9 of the primary between commit and publish, restarted', async () => {
     const c = await startCluster(1)
     const pdir = tmpDir('primary'); const rdir = tmpDir('replica')
-    const pri = primary(pdir, c, 0, 100_000)
+    const pri = primary(pdir, c, 0, 1500, { burst: true })
     const rep = replica(rdir, c, 'r1')
     await pri.waitLine((l) => l.committed >= 300, 30_000, 'commits before the kill')
+    // kill once publishing has begun (the commits are far ahead of it)
+    const end = Date.now() + 30_000
+    while (await streamLast(c, storeIdOf(pdir)) === 0) {
+      if (Date.now() > end) throw new Error(`nothing published within 30 s: ${pri.stderr}`)
+      await sleep(20)
+    }
     await pri.kill()
     const p = open(pdir, { readOnly: true })
     const committed = p.stat().changeLog!.last

@@ -1,12 +1,13 @@
 'use strict'
 /**
  * A primary for the JetStream fault tests. argv: <root> <dir> <urls> <stream>
- * <replicas> <from> <to> [maxBytes]. Commits transactions from..to-1 (each writes
- * t/<i>/a, t/<i>/b and `last`, 64 in flight) while replicate() publishes
+ * <replicas> <from> <to> [maxBytes] [burst]. Commits transactions from..to-1 (each
+ * writes t/<i>/a, t/<i>/b and `last`; 64 in flight, or all queued at once with `burst`,
+ * so commits run far ahead of publishing) while replicate() publishes
  * them, then waits until the stream acked everything. Prints JSON lines:
  * {committed:i} as it goes, {synced:seq} at the end; then idles until killed.
  */
-const [root, dir, urls, stream, replicas, from, to, maxBytes] = process.argv.slice(2)
+const [root, dir, urls, stream, replicas, from, to, maxBytes, mode] = process.argv.slice(2)
 const lib = require(root)
 const { replicate } = require(root + '/dist/sync/index.js')
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
@@ -14,7 +15,7 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 async function main () {
   const store = lib.open(dir, { changeLog: true })
   const create = { replicas: Number(replicas) }
-  if (maxBytes) create.maxBytes = Number(maxBytes)
+  if (Number(maxBytes) > 0) create.maxBytes = Number(maxBytes)
   const rep = replicate(store, {
     peers: [{ nats: urls, stream, create, ackTimeoutMs: 2000 }],
     backoff: { initialMs: 50, maxMs: 500 }
@@ -35,7 +36,7 @@ async function main () {
       if (i % 20 === 0) out({ committed: i })
     }
   }
-  await Promise.all(Array.from({ length: 64 }, worker))
+  await Promise.all(Array.from({ length: mode === 'burst' ? end - next : 64 }, worker))
   const seq = store.stat().changeLog.last
   out({ committed: end - 1, seq })
   await rep.synced(seq)
