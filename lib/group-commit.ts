@@ -31,14 +31,31 @@ const OP_LINK = 3
 const OP_REMOVE = 4
 const OP_REMOVE_RECURSIVE = 5
 
-// A path already in normal form (SPEC §2) is its own key; anything else goes
-// through the native normaliser, the one place the rule lives, which also
-// throws the typed error. ≤ 170 UTF-16 units is ≤ 510 UTF-8 bytes.
-const NORMAL_PATH = /^[^/\0]+(?:\/[^/\0]+)*$/
-const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/
-function keyOf (path: unknown, argName: string): string {
-  if (typeof path === 'string' && path.length <= 170 && NORMAL_PATH.test(path) && !DOT_SEGMENT.test(path)) return path
-  return addon.normalizePath(path, argName)
+// A path already in normal form (SPEC §2) and ASCII is copied as it is, in
+// one pass that also checks it; anything else goes through the native
+// normaliser, the one place the rule lives, which also throws the typed
+// error.
+const SLASH = 0x2f
+const DOT = 0x2e
+/** Writes `s` at `at` if it is a normal ASCII key; returns its length, or -1. */
+function writeNormalAscii (buf: Buffer, at: number, s: string): number {
+  const n = s.length
+  if (n === 0 || n > 511) return -1
+  let segStart = 0
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? s.charCodeAt(i) : SLASH
+    if (c === SLASH) {
+      const len = i - segStart
+      if (len === 0) return -1 // empty segment: a leading, trailing or doubled '/'
+      if (s.charCodeAt(segStart) === DOT && (len === 1 || (len === 2 && s.charCodeAt(segStart + 1) === DOT))) return -1
+      segStart = i + 1
+      if (i === n) break
+    } else if (c === 0 || c > 0x7f) {
+      return -1
+    }
+    buf[at + i] = c
+  }
+  return n
 }
 
 function isBytes (value: unknown): value is Uint8Array {
@@ -48,7 +65,7 @@ function isBytes (value: unknown): value is Uint8Array {
 
 /** The encoded ops of one batch, callback after callback. */
 class OpBuffer {
-  buf = Buffer.allocUnsafe(16 * 1024)
+  buf = Buffer.allocUnsafe(64 * 1024)
   len = 0
 
   #reserve (n: number): void {
@@ -60,16 +77,38 @@ class OpBuffer {
     this.buf = next
   }
 
-  /** Appends kind + path; returns the path's UTF-8 length. */
-  head (kind: number, key: string): number {
-    this.#reserve(5 + key.length * 3)
-    const at = this.len
-    this.buf[at] = kind
-    const n = this.buf.write(key, at + 5, 'utf8')
-    this.buf.writeUInt32LE(n, at + 1)
-    this.len = at + 5 + n
+  #u32 (at: number, v: number): void {
+    const b = this.buf
+    b[at] = v & 0xff
+    b[at + 1] = (v >>> 8) & 0xff
+    b[at + 2] = (v >>> 16) & 0xff
+    b[at + 3] = v >>> 24
+  }
+
+  /** Appends a normalised path (length-prefixed); returns its UTF-8 length. */
+  #path (path: unknown, argName: string): number {
+    if (typeof path === 'string') this.#reserve(4 + path.length * 3)
+    const at = this.len + 4
+    let n = typeof path === 'string' ? writeNormalAscii(this.buf, at, path) : -1
+    if (n < 0) {
+      const key = addon.normalizePath(path, argName)
+      this.#reserve(4 + key.length * 3)
+      n = this.buf.write(key, at, 'utf8')
+    }
+    this.#u32(this.len, n)
+    this.len = at + n
     return n
   }
+
+  /** Appends kind + path; returns the path's UTF-8 length. */
+  head (kind: number, path: unknown): number {
+    this.#reserve(1)
+    this.buf[this.len++] = kind
+    return this.#path(path, 'path')
+  }
+
+  /** Appends a link target (a path, length-prefixed); returns its length. */
+  target (path: unknown): number { return this.#path(path, 'target') }
 
   /** Appends a length-prefixed value; returns its byte length. */
   blob (value: Uint8Array | string): number {
@@ -82,7 +121,7 @@ class OpBuffer {
       this.buf.set(value, this.len + 4)
       n = value.length
     }
-    this.buf.writeUInt32LE(n, this.len)
+    this.#u32(this.len, n)
     this.len += 4 + n
     return n
   }
@@ -314,43 +353,49 @@ class CallbackTxn implements NativeTxn {
     }
   }
 
-  write (path: string, value: Uint8Array | string): void {
-    this.#usable()
-    const key = keyOf(path, 'path')
-    if (typeof value !== 'string' && !isBytes(value)) throw new TypeError('value must be a Uint8Array or a string')
+  /** Appends one op (rolled back if encoding it throws) and counts it. */
+  #encode (encode: (ops: OpBuffer) => number): void {
     const ops = this.#batch.ops
     const mark = ops.len
-    const k = ops.head(OP_WRITE, key)
-    this.#count(k + 1 + ops.blob(value), mark)
+    let bytes: number
+    try {
+      bytes = encode(ops)
+    } catch (err) {
+      ops.len = mark
+      throw err
+    }
+    this.#count(bytes, mark)
+  }
+
+  write (path: string, value: Uint8Array | string): void {
+    this.#usable()
+    this.#encode((ops) => {
+      const k = ops.head(OP_WRITE, path)
+      if (typeof value !== 'string' && !isBytes(value)) throw new TypeError('value must be a Uint8Array or a string')
+      return k + 1 + ops.blob(value)
+    })
   }
 
   makeGroup (path: string): void {
     this.#usable()
-    const key = keyOf(path, 'path')
-    const ops = this.#batch.ops
-    const mark = ops.len
-    this.#count(ops.head(OP_GROUP, key) + 1, mark)
+    this.#encode((ops) => ops.head(OP_GROUP, path) + 1)
   }
 
   makeLink (target: string, path: string): void {
     this.#usable()
-    const to = keyOf(target, 'target')
-    const key = keyOf(path, 'path')
-    const ops = this.#batch.ops
-    const mark = ops.len
-    const k = ops.head(OP_LINK, key)
-    this.#count(k + 1 + ops.blob(to), mark)
+    this.#encode((ops) => {
+      const k = ops.head(OP_LINK, path)
+      return k + 1 + ops.target(target)
+    })
   }
 
   /** Its result (whether anything existed) is a read: the batch view answers it. */
   remove (path: string, recursive: boolean): boolean {
     this.#usable()
-    const key = keyOf(path, 'path')
+    const key = addon.normalizePath(path, 'path')
     const view = this.#view()
     const existed = view.hasKey(key) || (recursive && view.keys(key + '/', undefined, 1).length > 0)
-    const ops = this.#batch.ops
-    const mark = ops.len
-    this.#count(ops.head(recursive ? OP_REMOVE_RECURSIVE : OP_REMOVE, key), mark)
+    this.#encode((ops) => ops.head(recursive ? OP_REMOVE_RECURSIVE : OP_REMOVE, key))
     return existed
   }
 

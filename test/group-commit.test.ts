@@ -90,6 +90,26 @@ describe('store.transaction (group commit)', () => {
     store.close()
   })
 
+  it('paths and values are checked at the call inside callbacks (typed errors); a refused op leaves nothing', async () => {
+    const store = open(tmpDir())
+    const errors = await store.transaction((t) => {
+      const out: string[] = []
+      const attempt = (fn: () => void): void => { try { fn() } catch (e) { out.push((e as Error).constructor.name) } }
+      for (const bad of ['', 'a/../b', 'a/./b', 'a\0b', 'x'.repeat(600)]) attempt(() => t.write(bad, '1'))
+      attempt(() => t.makeLink('../x', 'l'))
+      attempt(() => t.makeGroup('/'))
+      attempt(() => t.write('ok', 5 as any))
+      t.write('/a//b/', 'v')
+      t.write('é/ü', 'u')
+      t.makeLink('/a/b/', 'l2')
+      return out
+    })
+    expect(errors).toEqual(['InvalidPathError', 'InvalidPathError', 'InvalidPathError', 'InvalidPathError', 'KeyTooLongError', 'InvalidPathError', 'InvalidPathError', 'TypeError'])
+    expect([store.readString('a/b'), store.readString('é/ü'), store.readString('l2'), store.exists('ok'), store.exists('l')]).toEqual(['v', 'u', 'v', false, false])
+    expect(store.stat().entries).toBe(3)
+    store.close()
+  })
+
   it('limits count per callback', async () => {
     const store = open(tmpDir(), { limits: { maxOps: 3 } })
     const outcomes = await Promise.allSettled([
