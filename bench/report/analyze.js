@@ -5,7 +5,7 @@ const { SUBJECT } = require('../peers')
 const { formatRatio, formatRate } = require('./format')
 
 const ok = row => row && row.status === 'ok'
-const POINT_SCENARIOS = ['5f', '5s', '6']
+const POINT_SCENARIOS = ['5f', '5s', '6', '7']
 
 // the lmdb-txn row a peer row is compared with: same group, the same variant
 // label when lmdb-txn has one (scenario 4), else lmdb-txn's first row
@@ -99,7 +99,7 @@ function analyze (results) {
   const fsync = results.meta.fsync
   const byId = Object.fromEntries(results.scenarios.map(s => [s.id, s]))
   for (const s of results.scenarios) {
-    if (POINT_SCENARIOS.includes(s.id)) { if (s.id !== '6') pointRatios(s); continue }
+    if (POINT_SCENARIOS.includes(s.id)) { if (s.id === '5f' || s.id === '5s') pointRatios(s); continue }
     for (const row of s.rows) {
       if (!ok(row)) continue
       physicalLimit(row.result, fsync)

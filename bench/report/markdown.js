@@ -135,8 +135,20 @@ function delayTable (s) {
   return table(['peer', 'API', 'msg/s', 'loop delay p50', 'p99', 'max'], rows)
 }
 
+/** Scenario 7: each transport's replicated rate beside the local group-commit row (change log on) of the same run. */
+function replicationTable (s) {
+  const local = s.rows.find(r => ok(r) && r.result.lag === undefined)
+  const rows = s.rows.map(r => {
+    if (!ok(r)) return [r.variant, status(r), '', '', '']
+    const x = r.result
+    const ratio = local && x.lag !== undefined ? formatRatio(x.opsPerSec / local.result.opsPerSec) : ''
+    return [r.variant, formatRate(x.opsPerSec), ratio, x.lag ? formatMs(x.lag.p50Ms) : '', x.lag ? formatMs(x.lag.p99Ms) : '']
+  })
+  return table(['rows', 'msg/s (replica-visible for replication rows)', `÷ ${local ? local.variant : 'local'}`, 'lag p50', 'lag p99'], rows)
+}
+
 function scenarioSection (s) {
-  const body = s.id === '5f' ? fieldsTable(s) : s.id === '5s' ? sizeTable(s) : s.id === '6' ? delayTable(s) : standardTable(s)
+  const body = s.id === '5f' ? fieldsTable(s) : s.id === '5s' ? sizeTable(s) : s.id === '6' ? delayTable(s) : s.id === '7' ? replicationTable(s) : standardTable(s)
   return [`## ${s.id} — ${s.title}`, '', `Workload: ${s.describe}. Parameters: ${paramsText(s)}.`, '', body, ''].join('\n')
 }
 

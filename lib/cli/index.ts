@@ -19,8 +19,9 @@ import { dump } from './dump'
 import { load } from './load'
 import { changes } from './changes'
 import { serve } from './serve'
+import { replicate } from './replicate'
 
-export const commands: Command[] = [stat, ls, get, tree, check, dump, load, changes, serve]
+export const commands: Command[] = [stat, ls, get, tree, check, dump, load, changes, serve, replicate]
 
 function usage (): string {
   const width = Math.max(...commands.map((c) => c.usage.length))

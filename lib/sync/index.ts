@@ -23,3 +23,8 @@ export { CursorStore } from './cursors'
 export { exponentialBackoff, type BackoffOptions, type BackoffPolicy } from './backoff'
 export { SyncTimeoutError, ReplicationClosedError } from './errors'
 export { RecordFormatError, decodeRecord, encodeRecord, type Change, type ChangeOp } from '../changes'
+// JetStream transport: registers { nats, stream } peers (the NATS clients load lazily on first use)
+export { JetStreamPeer, jetStreamReplica, defaultConsumerName, type JetStreamPeerOptions, type JetStreamCreateOptions, type JetStreamReplicaCallOptions } from './jetstream'
+export { JetStreamReplica, ReplicaGapError, FatalReplicaError, type JetStreamReplicaStatus } from './jetstream-replica'
+export { StreamMissingError, StreamRefusedError, StreamOrderError } from './jetstream-publisher'
+export { NatsClientMissingError } from './nats-client'

@@ -146,8 +146,9 @@ class PeerLink {
           nextSeq = c.seq + 1
         }
       }
-      // send up to the window
-      while (sent < queue.length && inflight.size < window) {
+      // send up to the window; nothing new after a failure (a log peer such
+      // as JetStream would store the next record after a lost one)
+      while (failure === undefined && sent < queue.length && inflight.size < window) {
         const o = queue[sent++]
         const p: Promise<void> = this.peer.send(o.bytes, o, signal).then(() => {
           o.done = true
