@@ -25,7 +25,7 @@ function mdbStatOk (dir: string): void {
   const r = deepCheck(dir)
   expect(r.code, r.stderr + JSON.stringify(r.report?.errors)).toBe(0)
   expect(r.report.lmdb.balanced).toBe(true)
-  expect(r.report.lmdb.databases.map((d: { name: string | null }) => d.name)).toEqual(['(free list)', null, 'data', 'meta'])
+  expect(r.report.lmdb.databases.map((d: { name: string | null }) => d.name)).toEqual(['(free list)', null, 'changes', 'data', 'meta', 'sync'])
 }
 
 /**

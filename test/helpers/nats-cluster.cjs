@@ -156,13 +156,23 @@ class NatsCluster {
   }
 
   /** The node leading `stream`, as the JetStream API of the running nodes says. */
-  async streamLeader (stream) {
+  async streamLeader (stream, timeoutMs = 20_000) {
     const { connect } = require('@nats-io/transport-node')
     const { jetstreamManager } = require('@nats-io/jetstream')
     const nc = await connect({ servers: this.nodes.filter((n) => n.running).map((n) => n.url) })
     try {
-      const info = await (await jetstreamManager(nc)).streams.info(stream)
-      return this.nodes.find((n) => n.name === info.cluster?.leader)
+      // Right after a leader change the JetStream API may not answer one
+      // request in time (seen on a loaded machine): ask again, bounded.
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        try {
+          const info = await (await jetstreamManager(nc)).streams.info(stream)
+          return this.nodes.find((n) => n.name === info.cluster?.leader)
+        } catch (e) {
+          if (e?.name !== 'TimeoutError' || Date.now() > deadline) throw e
+          await sleep(250)
+        }
+      }
     } finally { await nc.close() }
   }
 
