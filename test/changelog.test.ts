@@ -2,25 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { applyChange, open, type Store } from './helpers/lib'
 import { tmpDir } from './helpers/tmp'
 import { Child, ROOT } from './helpers/child'
+import { entries } from './helpers/sync'
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s))
 const opsOf = (store: Store): unknown[] => store.changes().map((c) => c.ops.map((o) => 'value' in o ? { ...o, value: Buffer.from(o.value).toString() } : o))
-
-/** Every literal entry: [key, type, value or target], bytewise. */
-function entries (store: Store): Array<[string, string, string]> {
-  const out: Array<[string, string, string]> = []
-  let after: string | undefined
-  for (;;) {
-    const page = store.keys({ after, limit: 500 })
-    if (page.length === 0) return out
-    for (const key of page) {
-      const type = store.type(key, { follow: false })!
-      const v = type === 'simple' ? Buffer.from(store.read(key)!).toString('hex') : type === 'link' ? store.readLink(key)! : ''
-      out.push([key, type, v])
-    }
-    after = page[page.length - 1]
-  }
-}
 
 describe('change log: one record per logical transaction', () => {
   it('is off by default: commit() returns undefined and nothing is recorded', () => {
