@@ -1,35 +1,17 @@
 /**
  * `lmdb-txn dump/load --format mdb` (LMDB's mdb_dump text format) and
  * `check --deep` (LMDB's page accounting), through the CLI as a user runs it.
- * Where Debian's lmdb-utils are installed, also byte-for-byte interchange
- * with the real mdb_dump / mdb_load.
+ * Interchange with the real mdb_dump / mdb_load / mdb_stat is checked by
+ * interop/lmdb-utils.test.ts (`npm run test:interop`, in .ci/run).
  */
 import { describe, expect, it } from 'vitest'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { open } from './helpers/lib'
 import { ROOT } from './helpers/child'
 import { tmpDir } from './helpers/tmp'
 import { deepCheck, mdbText, rawDump, rawLoad } from './helpers/raw'
-
-const BIN = path.join(ROOT, 'bin', 'lmdb-txn.js')
-function cli (args: string[], input = ''): { code: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 })
-  if (r.error) throw r.error
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
-
-function sampleStore (): string {
-  const dir = tmpDir('mdbfmt')
-  const store = open(dir)
-  store.transactionSync((t) => {
-    t.writeMessage({ path: 'msg/1', fields: { body: 'back\\slash and \n newline', bin: new Uint8Array([0, 255, 92, 10]) }, links: [{ target: 'msg/1', path: 'latest' }] })
-    for (let i = 0; i < 300; i++) t.write(`k/${String(i).padStart(4, '0')}`, 'v'.repeat(i * 20)) // some overflow pages
-  })
-  store.close()
-  return dir
-}
+import { cli, sampleStore } from './helpers/mdb-sample'
 
 describe('dump --format mdb / load --format mdb', () => {
   it('a dump of every database loads into a new directory as the same records (bytevalue and print)', () => {
@@ -163,44 +145,5 @@ describe('format fidelity without lmdb-utils: a committed dump by LMDB 0.9.24\'s
     expect(s.readString('latest/body')).toBe('plain text')
     expect([...s.read('msg/1/bin')!]).toEqual([0, 1, 127, 128, 255])
     s.close()
-  })
-})
-
-// Interchange with LMDB's own tools, where installed (.ci/run installs them).
-const haveLmdbUtils = spawnSync('mdb_dump', ['-V']).error === undefined && spawnSync('mdb_load', ['-V']).error === undefined
-if (!haveLmdbUtils && process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') {
-  throw new Error('mdb_dump/mdb_load not found and CI is set: apt-get install lmdb-utils')
-}
-describe.skipIf(!haveLmdbUtils)('interchange with LMDB\'s mdb_dump / mdb_load (skipped without: apt-get install lmdb-utils)', () => {
-  it('our bytevalue dump is byte-for-byte mdb_dump -a; each side loads the other\'s dump to the same records', () => {
-    const dir = sampleStore()
-    const ours = cli(['dump', '--format', 'mdb', '-a', dir]).stdout
-    const theirs = spawnSync('mdb_dump', ['-a', dir], { encoding: 'utf8', maxBuffer: 1 << 28 })
-    expect(theirs.status, theirs.stderr).toBe(0)
-    expect(ours).toBe(theirs.stdout)
-    const a = tmpDir('mdbfmt')
-    // one database per mdb_load run
-    const blocks = ours.split(/(?<=DATA=END\n)/)
-    for (const block of blocks) {
-      const name = /database=(\w+)/.exec(block)![1]
-      const r = spawnSync('mdb_load', ['-s', name, a], { input: block, encoding: 'utf8' })
-      expect(r.status, r.stderr).toBe(0)
-    }
-    expect(spawnSync('mdb_dump', ['-a', a], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout.replace(/mapsize=\d+/g, ''))
-      .toBe(ours.replace(/mapsize=\d+/g, ''))
-    const b = path.join(tmpDir('mdbfmt'), 'b')
-    expect(cli(['load', '--format', 'mdb', b], theirs.stdout).code).toBe(0)
-    expect(cli(['dump', '--format', 'mdb', '-a', b]).stdout.replace(/mapsize=\d+/g, '')).toBe(ours.replace(/mapsize=\d+/g, ''))
-  })
-
-  it('check --deep agrees with mdb_stat -efa on the page counts', () => {
-    const dir = sampleStore()
-    const st = spawnSync('mdb_stat', ['-e', '-f', '-a', dir], { encoding: 'utf8' })
-    expect(st.status, st.stderr).toBe(0)
-    const used = Number(/Number of pages used: (\d+)/.exec(st.stdout)![1])
-    const free = Number(/Free pages: (\d+)/.exec(st.stdout)![1])
-    const { report } = deepCheck(dir)
-    expect(report.lmdb.pagesUsed).toBe(used)
-    expect(report.lmdb.freePages).toBe(free)
   })
 })
