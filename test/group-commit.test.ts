@@ -23,12 +23,16 @@ describe('store.transaction (group commit)', () => {
     const first = Array.from({ length: 10 }, (_, i) => store.transaction((t) => { t.write(`c/${i}`, String(i)); order.push(i); return i }))
     expect(await Promise.all(first)).toEqual(Array.from({ length: 10 }, (_, i) => i))
     expect(order).toEqual(Array.from({ length: 10 }, (_, i) => i))
-    expect(store.stat().groupCommit).toMatchObject({ batches: 2, callbacks: 10 })
+    // One batch without cohorts; two (or three, when the first commit ends
+    // before the second half has run) with them.
+    const split = store.stat().groupCommit.batches
+    expect(split).toBeGreaterThanOrEqual(2)
+    expect(store.stat().groupCommit.callbacks).toBe(10)
     // After a batch that read, nothing is split: reads wait for the commit in flight anyway.
     await store.transaction((t) => t.readString('c/0'))
     const reads = await Promise.all(Array.from({ length: 10 }, (_, i) => store.transaction((t) => t.readString(`c/${i}`))))
     expect(reads).toEqual(Array.from({ length: 10 }, (_, i) => String(i)))
-    expect(store.stat().groupCommit).toMatchObject({ batches: 4, callbacks: 21, heldBatches: 2 })
+    expect(store.stat().groupCommit).toMatchObject({ batches: split + 2, callbacks: 21, heldBatches: 2 })
     store.close()
   })
 
