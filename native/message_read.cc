@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -94,6 +95,11 @@ class ScanCursor {
     return Done(mdb_cursor_get(cursor_, k, v, MDB_SET_RANGE));
   }
   bool Next(MDB_val* k, MDB_val* v) { return Done(mdb_cursor_get(cursor_, k, v, MDB_NEXT)); }
+  // Exactly `key`; false when absent.
+  bool Exact(std::string_view key, MDB_val* k, MDB_val* v) {
+    *k = MDB_val{key.size(), const_cast<char*>(key.data())};
+    return Done(mdb_cursor_get(cursor_, k, v, MDB_SET_KEY));
+  }
 
  private:
   bool Done(int rc) {
@@ -126,9 +132,20 @@ class MessageReader {
       : ctx_(ctx), depth_(a.depth), follow_(a.followLinks), out_(out) {}
 
   bool Run(std::string_view path) {
+    // Fast path: the group is at `path` itself; its scan then starts from the
+    // cursor already there (one B-tree descent for the whole message).
+    auto cursor = std::make_unique<ScanCursor>(ctx_);
+    MDB_val k, v;
     Entry e;
     std::string root;
-    if (!Resolve(ctx_, path, true, &e, &root)) return false;
+    bool positioned = path.size() <= kMaxKeySize && cursor->Exact(path, &k, &v);
+    if (positioned) DecodeEntry(ctx_, path, v, &e);
+    if (positioned && e.tag != kLink) {
+      root.assign(path);
+    } else {
+      positioned = false;
+      if (!Resolve(ctx_, path, true, &e, &root)) return false;
+    }
     if (e.tag != kGroup) {
       Throw(ctx_.env, ErrorKind::InvalidPath,
             "readMessage(\"" + std::string(path) + "\"): " + (root != path ? "it resolves to \"" + root + "\", " : std::string()) +
@@ -140,18 +157,20 @@ class MessageReader {
     queue_.push_back(GroupScan{std::move(root), 0, 0, 0});
     // Groups reached through links are scanned after the one that links to
     // them (no recursion: a chain of links cannot exhaust the stack).
-    for (size_t i = 0; i < queue_.size(); ++i) Scan(i);
+    positionedRoot_ = positioned;
+    for (size_t i = 0; i < queue_.size(); ++i) Scan(i, i == 0 && positioned ? std::move(cursor) : nullptr);
     return true;
   }
 
- private:
   uint32_t Record(uint32_t kind, uint32_t parent) {
     out_.Word(kind);
     out_.Word(parent);
     return count_++;
   }
 
-  void Scan(size_t job) {
+  // `at`: a cursor on the group's own key (the first child is then next),
+  // or null to seek.
+  void Scan(size_t job, std::unique_ptr<ScanCursor> at) {
     const std::string groupKey = queue_[job].key;
     const uint32_t rootRecord = queue_[job].record, baseLevel = queue_[job].level;
     const int hops = queue_[job].hops;
@@ -161,9 +180,16 @@ class MessageReader {
     // simple value, a link or a truncated group: nothing under those belongs.
     constexpr uint32_t kBlocked = 0xffffffffu;
     std::unordered_map<std::string, uint32_t> nodes;
-    ScanCursor cursor(ctx_);
+    std::unique_ptr<ScanCursor> own = at ? std::move(at) : std::make_unique<ScanCursor>(ctx_);
+    ScanCursor& cursor = *own;
     MDB_val k, v;
-    bool more = cursor.Seek(prefix, &k, &v);
+    // From the group's own key the next key is its first child, unless a
+    // sibling such as `name-x` sorts between: then seek.
+    bool fromGroup = job == 0 && positionedRoot_;
+    bool more = fromGroup ? cursor.Next(&k, &v) : cursor.Seek(prefix, &k, &v);
+    if (fromGroup && more && (k.mv_size < prefix.size() || std::memcmp(k.mv_data, prefix.data(), prefix.size()) != 0)) {
+      more = cursor.Seek(prefix, &k, &v);
+    }
     while (more) {
       if (k.mv_size < prefix.size() || std::memcmp(k.mv_data, prefix.data(), prefix.size()) != 0) break;
       std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
@@ -313,6 +339,7 @@ class MessageReader {
   bool follow_;
   Layout& out_;
   uint32_t count_ = 0;
+  bool positionedRoot_ = false;
   std::vector<GroupScan> queue_;
 };
 

@@ -151,6 +151,8 @@ describe('readMessage: the inverse of writeMessage', () => {
       t.write('p/v', 'v')
       t.write('p/v/under', 'hidden')
       t.write('p/imp/x', 'x')
+      t.write('p-sibling', 's') // sorts between p and p/…: not part of it
+      t.write('p.sibling/y', 's')
     })
     expect(store.readMessage('p', { encoding: 'utf8' })).toEqual({ path: 'p', fields: { v: 'v', imp: { x: 'x' } }, links: [] })
     store.close()
