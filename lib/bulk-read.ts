@@ -60,11 +60,12 @@ export interface ReadManyOptions {
 }
 
 // Buffer#utf8Slice: toString('utf8', start, end) without its argument
-// handling (~10 % of a whole-message read); present in every Node since 0.x.
-declare module 'node:buffer' { interface Buffer { utf8Slice: (start: number, end: number) => string } }
+// handling (~10 % of a whole-message read); in every Node since 0.x but not
+// in @types/node (typed here locally: an augmentation would reach users).
+type Sliceable = Buffer & { utf8Slice: (start: number, end: number) => string }
 
 const metaWords = new Uint32Array(sharedReadBuffer)
-const metaBytes = Buffer.from(sharedReadBuffer)
+const metaBytes = Buffer.from(sharedReadBuffer) as Sliceable
 
 const K_VALUE = 1
 const K_GROUP = 2
@@ -76,9 +77,9 @@ const TYPES: Array<EntryType | undefined> = [undefined, 'simple', 'group', 'link
 class Layout {
   readonly words: Uint32Array
   readonly count: number
-  readonly strings: Buffer
+  readonly strings: Sliceable
   readonly stringsAt: number
-  readonly values: Buffer
+  readonly values: Sliceable
   readonly utf8: boolean
 
   constructor (result: BulkResult, utf8: boolean) {
@@ -87,10 +88,10 @@ class Layout {
     if (Array.isArray(result)) [values, meta] = result
     else values = result
     this.words = meta === undefined ? metaWords : new Uint32Array(meta, 0, new Uint32Array(meta, 0, 2)[0] + 2)
-    this.strings = meta === undefined ? metaBytes : Buffer.from(meta)
+    this.strings = meta === undefined ? metaBytes : Buffer.from(meta) as Sliceable
     this.count = this.words[0]
     this.stringsAt = 8 + 4 * this.count
-    this.values = Buffer.from(values)
+    this.values = Buffer.from(values) as Sliceable
     this.utf8 = utf8
   }
 
