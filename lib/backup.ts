@@ -30,6 +30,23 @@ function targetError (dest: string, err: NodeJS.ErrnoException, what: string): B
   return new BackupTargetError(`cannot ${what} ${dest}: ${err.message}`, 'not-writable', err.code)
 }
 
+/**
+ * mkdir -p. Not fs.mkdirSync({ recursive: true }): Node 20's loops forever
+ * where mkdir keeps failing with ENOENT under an existing parent (/proc/self/x).
+ */
+function makeDirectory (dir: string, depth = 0): void {
+  try {
+    fs.mkdirSync(dir)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST' && fs.statSync(dir).isDirectory()) return
+    const parent = nodePath.dirname(dir)
+    if (code !== 'ENOENT' || parent === dir || depth > 256) throw err
+    makeDirectory(parent, depth + 1)
+    fs.mkdirSync(dir)
+  }
+}
+
 /** Every refusal happens here or in native code before a byte of the copy is written. */
 function prepare (native: NativeStore, source: string, dest: unknown, options: unknown): { dir: string, compact: boolean } {
   if (typeof dest !== 'string' || dest === '') throw new TypeError(`dest must be a non-empty string, got ${describe(dest)}`)
@@ -38,7 +55,7 @@ function prepare (native: NativeStore, source: string, dest: unknown, options: u
   if (!native.isOpen) throw new StoreClosedError('the store is closed')
   const dir = nodePath.resolve(dest)
   try {
-    fs.mkdirSync(dir, { recursive: true })
+    makeDirectory(dir)
   } catch (err) {
     throw targetError(dest, err as NodeJS.ErrnoException, 'create')
   }
