@@ -71,6 +71,10 @@ function resultText (scenario, row) {
   if (r.meanMs != null) s += `, mean ${formatMs(r.meanMs)}, p99 ${formatMs(r.p99Ms)}`
   if (r.recallAt10 != null) s += `, recall@10 ${r.recallAt10.toFixed(3)}`
   if (r.delay) s += `, loop delay p99 ${formatMs(r.delay.p99Ms)}`
+  if (r.groupCommit) {
+    const g = r.groupCommit
+    s += ` [per batch of ${g.callbacksPerBatch.toFixed(1)}: JS ${formatMs(g.jsMsPerBatch)}, writer apply ${formatMs(g.writerApplyMsPerBatch)} + commit ${formatMs(g.writerCommitMsPerBatch)}]`
+  }
   return s
 }
 

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <unistd.h>
 
+#include "change_log.h"
 #include "entries.h"
 #include "path.h"
 
@@ -46,8 +47,8 @@ int ApplyGroupOps(MDB_txn* txn, MDB_dbi dbi, const uint8_t* ops, size_t from, si
     at += pathLen;
     int rc;
     switch (kind) {
-      case kGroupOpWrite:
-      case kGroupOpLink: {
+      case kOpWrite:
+      case kOpLink: {
         if (to - at < 4) return MDB_CORRUPTED;
         uint32_t len = ReadU32(ops + at);
         at += 4;
@@ -56,23 +57,23 @@ int ApplyGroupOps(MDB_txn* txn, MDB_dbi dbi, const uint8_t* ops, size_t from, si
         rc = mdb_put(txn, dbi, &key, &v, MDB_RESERVE);
         if (rc != MDB_SUCCESS) return rc;
         uint8_t* dst = static_cast<uint8_t*>(v.mv_data);  // filled before any other LMDB call
-        dst[0] = kind == kGroupOpWrite ? kSimple : kLink;
+        dst[0] = kind == kOpWrite ? kSimple : kLink;
         if (len) std::memcpy(dst + 1, ops + at, len);
         at += len;
         break;
       }
-      case kGroupOpGroup: {
+      case kOpGroup: {
         uint8_t tag = kGroup;
         MDB_val v{1, &tag};
         rc = mdb_put(txn, dbi, &key, &v, 0);
         if (rc != MDB_SUCCESS) return rc;
         break;
       }
-      case kGroupOpRemove:
-      case kGroupOpRemoveRecursive: {
+      case kOpRemove:
+      case kOpRemoveRecursive: {
         bool existed = false;
         rc = RemoveEntries(ctx, std::string_view(static_cast<const char*>(key.mv_data), pathLen),
-                           kind == kGroupOpRemoveRecursive, &existed);
+                           kind == kOpRemoveRecursive, &existed);
         if (rc != MDB_SUCCESS) return rc;
         break;
       }

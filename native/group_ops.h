@@ -5,7 +5,7 @@
 // Encoding (little-endian), one op after another; the same layout as a
 // change-log record's ops (SPEC §11.1), so a callback's slice of the buffer
 // is its record:
-//   u8 kind (1 write, 2 group, 3 link, 4 remove, 5 remove recursive)
+//   u8 kind (ChangeOpKind, change_log.h)
 //   u32 path length, path bytes (a normalised key)
 //   write: u32 value length, value bytes; link: u32 target length, target
 #pragma once
@@ -15,14 +15,6 @@
 #include <cstdint>
 
 namespace lmdbtxn {
-
-enum GroupOpKind : uint8_t {
-  kGroupOpWrite = 1,
-  kGroupOpGroup = 2,
-  kGroupOpLink = 3,
-  kGroupOpRemove = 4,
-  kGroupOpRemoveRecursive = 5,
-};
 
 // Applies the ops in [from, to) of `ops` to `txn`. Returns an LMDB code
 // (MDB_CORRUPTED for a malformed buffer: nothing here trusts the encoder).

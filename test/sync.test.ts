@@ -15,9 +15,9 @@ const msg = (rep: { transaction: (fn: (t: any) => void, o?: any) => Promise<unkn
 
 const fast = { initialMs: 20, maxMs: 200 }
 
-function post (url: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> {
+function post (url: string, body: Buffer | string, headers: Record<string, string> = {}, route = '/v1/records'): Promise<{ status: number, body: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url + '/v1/records', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+    const req = http.request(url + route, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c) => chunks.push(c))
       res.on('end', () => { const t = Buffer.concat(chunks).toString(); let b; try { b = JSON.parse(t) } catch { b = t } resolve({ status: res.statusCode!, body: b }) })
@@ -311,6 +311,121 @@ describe('the replica endpoint refuses hostile input and writes nothing', () => 
     } finally {
       await server.close()
       primary.close(); other.close(); replica.close()
+    }
+  })
+})
+
+/** Frames for POST /v1/batch: [u32 BE length][message]… */
+function frames (...messages: Buffer[]): Buffer {
+  return Buffer.concat(messages.flatMap((m) => { const n = Buffer.alloc(4); n.writeUInt32BE(m.length); return [n, m] }))
+}
+
+/** An HTTP proxy in front of a replica that counts requests per route; `noBatch` hides the batch offer of hello (an older server). */
+async function countingProxy (target: string, noBatch = false): Promise<{ url: string, counts: Record<string, number>, close: () => Promise<void> }> {
+  const counts: Record<string, number> = {}
+  const agent = new http.Agent({ keepAlive: true })
+  const server = http.createServer((req, res) => {
+    counts[req.url!] = (counts[req.url!] ?? 0) + 1
+    const chunks: Buffer[] = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      const up = http.request(target + req.url, { method: req.method, headers: req.headers, agent }, (r) => {
+        const back: Buffer[] = []
+        r.on('data', (c) => back.push(c))
+        r.on('end', () => {
+          let body = Buffer.concat(back)
+          if (noBatch && req.url === '/v1/hello') {
+            const hello = JSON.parse(body.toString())
+            delete hello.batch
+            body = Buffer.from(JSON.stringify(hello))
+          }
+          res.writeHead(r.statusCode!, { 'content-type': 'application/json', 'content-length': body.length })
+          res.end(body)
+        })
+      })
+      up.on('error', () => res.destroy())
+      up.end(Buffer.concat(chunks))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as import('node:net').AddressInfo).port
+  return {
+    url: `http://127.0.0.1:${port}`,
+    counts,
+    close: async () => { server.closeAllConnections(); agent.destroy(); await new Promise<void>((resolve) => server.close(() => resolve())) }
+  }
+}
+
+describe('HTTP batches: the messages of one turn travel in one request', () => {
+  it('a batch is checked whole before anything is applied; each message gets its own result; hostile frames are refused', async () => {
+    const primary = open(tmpDir('primary'), { changeLog: true })
+    const replica = open(tmpDir('replica'))
+    const server = await serveReplica(replica, { maxMessageBytes: 4096, maxBatchMessages: 3, holdMs: 100 })
+    try {
+      for (let i = 0; i < 5; i++) primary.transactionSync((t) => t.write(`k${i}`, `v${i}`))
+      const id = primary.stat().storeId!
+      const wire = (seq: number): Buffer => encodeMessage(splitRecord(id, seq, primaryRecord(primary, seq), { maxMessageBytes: 1 << 20, maxMessageOps: 1000, batches: true })[0])
+      const batch = (body: Buffer): Promise<{ status: number, body: any }> => post(server.url, body, {}, '/v1/batch')
+      const nothing = (): void => { expect(replica.stat().entries).toBe(0); expect(replica.stat().replica).toBeUndefined() }
+
+      const hello = await new Promise<any>((resolve, reject) => http.get(server.url + '/v1/hello', (res) => { let t = ''; res.on('data', (c) => { t += c }); res.on('end', () => resolve(JSON.parse(t))) }).on('error', reject))
+      expect(hello.batch).toEqual({ maxBytes: 64 * 1024 * 1024, maxMessages: 3 })
+      // one bad frame anywhere refuses the whole body: the good ones before it are not applied
+      const bad = wire(2); bad[0] = 0
+      expect(await batch(frames(wire(1), bad))).toMatchObject({ status: 400, body: { error: 'RECORD_FORMAT' } })
+      expect((await batch(Buffer.concat([frames(wire(1)), Buffer.from([0, 0])]))).status).toBe(400) // truncated length
+      expect((await batch(frames(wire(1)).subarray(0, 30))).status).toBe(400) // truncated message
+      const over = frames(wire(1)); over.writeUInt32BE(5000, 0)
+      expect(await batch(over)).toMatchObject({ status: 413, body: { error: 'TOO_LARGE' } }) // a frame over maxMessageBytes
+      expect((await batch(frames(wire(1), wire(2), wire(3), wire(4)))).status).toBe(400) // over maxBatchMessages
+      expect((await batch(Buffer.alloc(0))).status).toBe(400)
+      expect((await post(server.url, frames(wire(1)), { authorization: 'Bearer x' }, '/v1/nope')).status).toBe(404)
+      nothing()
+
+      // per-message results, in order: applied, duplicate, and a gap that undoes only itself
+      const r = await batch(frames(wire(1), wire(2), wire(1)))
+      expect(r.status).toBe(200)
+      expect(r.body.results.map((x: any) => x.status)).toEqual(['applied', 'applied', 'duplicate'])
+      const g = await batch(frames(wire(3), wire(5)))
+      expect(g.status).toBe(200)
+      expect(g.body.results[0]).toMatchObject({ status: 'applied', seq: 3, appliedSeq: 3 })
+      expect(g.body.results[1]).toMatchObject({ httpStatus: 409, error: 'GAP', expected: { seq: 4, part: 0 } })
+      expect(replica.stat().replica).toEqual({ primary: id, appliedSeq: 3 })
+      expect(replica.keys()).toEqual(['k0', 'k1', 'k2'])
+      await expect(serveReplica(replica, { maxBatchMessages: 0 })).rejects.toThrow(RangeError)
+      await expect(serveReplica(replica, { maxMessageBytes: 4096, maxBatchBytes: 100 })).rejects.toThrow(RangeError)
+    } finally {
+      await server.close()
+      primary.close(); replica.close()
+    }
+  })
+
+  it('replicate() batches by default, sends one request per message when asked or when the replica offers no batches; the replica equals the primary each way', async () => {
+    for (const [mode, peerOptions, noBatch] of [['batched', {}, false], ['one per request', { maxBatchMessages: 1 }, false], ['older replica', {}, true]] as const) {
+      const primary = open(tmpDir('primary'), { changeLog: true })
+      const replica = open(tmpDir('replica'))
+      const server = await serveReplica(replica)
+      const proxy = await countingProxy(server.url, noBatch)
+      const rep = replicate(primary, { peers: [{ url: proxy.url, ...peerOptions }], backoff: fast })
+      try {
+        await Promise.all(Array.from({ length: 200 }, (_, i) => msg(rep, `${mode.length}-${i}`)))
+        expect(entries(replica), mode).toEqual(entries(primary))
+        expect(replica.stat().replica!.appliedSeq, mode).toBe(200)
+        const batches = proxy.counts['/v1/batch'] ?? 0
+        const singles = proxy.counts['/v1/records'] ?? 0
+        if (mode === 'batched') {
+          expect(batches, mode).toBeGreaterThan(0)
+          expect(batches + singles, mode).toBeLessThan(100) // 200 messages in far fewer requests
+        } else {
+          expect(batches, mode).toBe(0)
+          expect(singles, mode).toBeGreaterThanOrEqual(200)
+        }
+      } finally {
+        await rep.close()
+        await proxy.close()
+        await server.close()
+        primary.close(); replica.close()
+      }
     }
   })
 })

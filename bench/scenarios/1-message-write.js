@@ -3,11 +3,19 @@
 //  1a one durable transaction per key, 1b one per message, 1c group commit
 //  with 64 concurrent writers.
 const { makeMessages, messageEntries } = require('../lib/workload')
+const { monitorEventLoopDelay } = require('perf_hooks')
 const { measure } = require('../lib/measure')
 const { rowsFor, primaryVariant, variantOptions, verifyField } = require('./common')
 const { adapters } = require('../peers')
 
 const WRITERS = 64
+const DELAY_RESOLUTION_MS = 1
+
+// lmdb-txn's busy time per batch (store.stat().groupCommit), summed over a run.
+function groupCommitStats (h) {
+  const s = h.store && typeof h.store.stat === 'function' ? h.store.stat().groupCommit : undefined
+  return s && typeof s.batches === 'number' ? s : undefined
+}
 
 // Write `messages` messages (after `warmup` more) with one write function.
 async function runWrites ({ adapter, dir, params, kind, variant }) {
@@ -19,6 +27,11 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
     const msgs = makeMessages(params.warmup + params.messages, { ascending: params.ascending, fields: params.fields })
     const entries = msgs.map(messageEntries)
     const concurrent = kind === '1c'
+    // 1c: how late a 1 ms timer fires while the writers run (the delay is
+    // the excess over the resolution), and each thread's busy time per batch
+    const hist = concurrent ? monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS }) : null
+    const before = concurrent ? groupCommitStats(h) : undefined
+    hist?.enable()
     const r = await measure({
       fn: i => write(entries[i], msgs[i]),
       iterations: params.messages,
@@ -26,9 +39,22 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
       async: concurrent || !!adapter.asyncWrites,
       concurrency: concurrent ? WRITERS : 0
     })
+    hist?.disable()
+    // includes the warm-up (measure() runs it first); the delay histogram does not
+    const after = concurrent ? groupCommitStats(h) : undefined
+    const ms = ns => Math.max(0, ns / 1e6 - DELAY_RESOLUTION_MS)
+    const delay = hist ? { p50Ms: ms(hist.percentile(50)), p99Ms: ms(hist.percentile(99)), maxMs: ms(hist.max), samples: hist.count, resolutionMs: DELAY_RESOLUTION_MS } : undefined
+    let groupCommit
+    if (after) {
+      const b = after.batches - (before?.batches ?? 0)
+      const per = k => b > 0 ? (after[k] - (before?.[k] ?? 0)) / b : 0
+      groupCommit = { batches: b, callbacksPerBatch: per('callbacks'), jsMsPerBatch: per('jsMs'), writerApplyMsPerBatch: per('writerApplyMs'), writerCommitMsPerBatch: per('writerCommitMs') }
+    }
     verifyField(h, msgs[msgs.length - 1])
     return {
       ...r,
+      delay,
+      groupCommit,
       keysPerMessage: entries[0].length,
       keysPerSec: r.opsPerSec * entries[0].length,
       durable: opts.durable !== false,

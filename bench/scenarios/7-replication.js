@@ -90,7 +90,7 @@ module.exports = {
   title: 'Replication: primary commit → replica-visible',
   unit: 'msg/s',
   rounds: 3,
-  describe: '64 writers; "http replica": each awaits rep.transaction() (durable here and applied durably by `lmdb-txn serve` in another process on 127.0.0.1); "JetStream": each awaits its record applied on a replica store fed by a JetStream consumer in this process (nats-server: one node, or three with the stream at replicas: 3); "local": store.transaction() on the same workload, change log on / off; lag = local commit durable → applied on the replica, p50/p99',
+  describe: '64 writers; "http replica": each awaits rep.transaction() (durable here and applied durably by `lmdb-txn serve` in another process on 127.0.0.1), the messages of one turn in one POST /v1/batch, or one request per message; "JetStream": each awaits its record applied on a replica store fed by a JetStream consumer in this process (nats-server: one node, or three with the stream at replicas: 3); "local": store.transaction() on the same workload, change log on / off; lag = local commit durable → applied on the replica, p50/p99',
   rows (quick) {
     const params = { messages: quick ? 200 : 4000, warmup: quick ? 20 : 200 }
     const js = { ...params, messages: quick ? 200 : 2000 }
@@ -98,6 +98,7 @@ module.exports = {
       { peer: 'lmdb-txn', variant: 'local group commit, change log on', params: { ...params, mode: 'local', changeLog: true } },
       { peer: 'lmdb-txn', variant: 'local group commit, change log off', params: { ...params, mode: 'local', changeLog: false } },
       { peer: 'lmdb-txn', variant: 'http replica (rep.transaction)', params: { ...params, mode: 'http', changeLog: true } },
+      { peer: 'lmdb-txn', variant: 'http replica, one request per message', params: { ...params, mode: 'http', changeLog: true, maxBatchMessages: 1 } },
       { peer: 'lmdb-txn', variant: 'JetStream, 1 server', params: { ...js, mode: 'jetstream', nodes: 1, changeLog: true } },
       { peer: 'lmdb-txn', variant: 'JetStream, 3-node cluster (replicas: 3)', params: { ...js, mode: 'jetstream', nodes: 3, changeLog: true } }
     ]
@@ -112,7 +113,7 @@ module.exports = {
     try {
       if (params.mode === 'http') {
         serve = await startServe(path.join(tmp, 'replica'))
-        rep = replicate(store, { peers: [{ url: serve.url }] })
+        rep = replicate(store, { peers: [{ url: serve.url, ...(params.maxBatchMessages ? { maxBatchMessages: params.maxBatchMessages } : {}) }] })
       }
       if (params.mode === 'jetstream') js = await startJetStream(store, tmp, params.nodes)
       const msgs = makeMessages(params.warmup + params.messages, { seed: 77 })

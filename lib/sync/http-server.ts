@@ -1,8 +1,10 @@
 /**
  * HTTP transport, replica side: `lmdb-txn serve <dir>` (SPEC §11.3).
  *
- *   GET  /v1/hello    → { version, storeId, replica, limits } (JSON)
+ *   GET  /v1/hello    → { version, storeId, replica, limits, batch } (JSON)
  *   POST /v1/records  → one wire message (lib/sync/wire.ts) → 200 { status, seq, part, appliedSeq }
+ *   POST /v1/batch    → frames [u32 BE length][wire message]… → 200 { results: [...] },
+ *                       one entry per message, in order (a result or a refusal)
  *
  * Listens on 127.0.0.1 unless told otherwise; any other address requires a
  * bearer token. Bodies are bounded (Content-Length checked first, the stream
@@ -36,6 +38,10 @@ export interface ServeOptions {
   batches?: boolean
   /** How long a message ahead of the expected one waits for its predecessors. Default 2,000 ms. */
   holdMs?: number
+  /** Largest POST /v1/batch body. Default 64 MiB (at least maxMessageBytes + 4). */
+  maxBatchBytes?: number
+  /** Most messages in one POST /v1/batch. Default 1,024. */
+  maxBatchMessages?: number
 }
 
 export interface ReplicaServer {
@@ -69,6 +75,12 @@ export async function serveReplica (store: Store, options: ServeOptions = {}): P
   if (!Number.isInteger(limits.maxMessageBytes) || limits.maxMessageBytes <= WIRE_HEADER_BYTES + RECORD_HEAD_BYTES) throw new RangeError('maxMessageBytes is too small')
   if (!Number.isInteger(limits.maxMessageOps) || limits.maxMessageOps < 1) throw new RangeError('maxMessageOps must be a positive integer')
   const holdMs = options.holdMs ?? 2000
+  const batchLimits = {
+    maxBytes: options.maxBatchBytes ?? Math.max(MAX_BATCH_BYTES, limits.maxMessageBytes + 4),
+    maxMessages: options.maxBatchMessages ?? 1024
+  }
+  if (!Number.isInteger(batchLimits.maxBytes) || batchLimits.maxBytes < limits.maxMessageBytes + 4) throw new RangeError('maxBatchBytes must be an integer of at least maxMessageBytes + 4')
+  if (!Number.isInteger(batchLimits.maxMessages) || batchLimits.maxMessages < 1 || batchLimits.maxMessages > MAX_HELD) throw new RangeError(`maxBatchMessages must be an integer 1..${MAX_HELD}`)
   const tokenHash = token === undefined ? undefined : crypto.createHash('sha256').update(token).digest()
 
   // In-order dispatch: store.transaction() applies callbacks in call order,
@@ -147,8 +159,46 @@ export async function serveReplica (store: Store, options: ServeOptions = {}): P
     version: 1,
     storeId: store.stat().storeId,
     replica: store.stat().replica ?? null,
-    limits
+    limits,
+    batch: batchLimits
   })
+
+  // A refusal's HTTP status and JSON body (also used per message in a batch reply).
+  const refusal = (err: any): { status: number, body: Record<string, unknown> } => {
+    const body = (error: string, extra: object = {}): Record<string, unknown> => ({ error, message: err?.message ?? String(err), ...extra })
+    if (err instanceof GapError) return { status: 409, body: body('GAP', { expected: err.expected }) }
+    if (err instanceof ForeignPrimaryError) return { status: 409, body: body('FOREIGN_PRIMARY', { primary: err.primary }) }
+    if (err instanceof RecordFormatError) return { status: 400, body: body('RECORD_FORMAT') }
+    if (err instanceof LmdbTxnError && ['INVALID_PATH', 'KEY_TOO_LONG', 'TRANSACTION_TOO_LARGE'].includes(err.code)) return { status: 400, body: body(err.code) }
+    if (err?.status === 503) return { status: 503, body: body('BUSY') }
+    return { status: 500, body: body(err?.code ?? 'INTERNAL') }
+  }
+  // Checked before dispatch, so a refused message (or any refused message
+  // of a batch) writes nothing.
+  const decodeChecked = (bytes: Buffer): WireMessage => {
+    const m = decodeMessage(bytes)
+    if (m.parts === 1 && !m.perOp && m.payload.length >= RECORD_HEAD_BYTES && Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).readUInt32LE(9) > limits.maxMessageOps) {
+      throw Object.assign(new RecordFormatError(`over maxMessageOps = ${limits.maxMessageOps}`), { tooMany: true })
+    }
+    return m
+  }
+  // A batch body: every frame is decoded and checked before any is dispatched.
+  const decodeFrames = (body: Buffer): WireMessage[] => {
+    const out: WireMessage[] = []
+    let at = 0
+    while (at < body.length) {
+      if (out.length === batchLimits.maxMessages) throw new RecordFormatError(`more than ${batchLimits.maxMessages} messages in one batch`)
+      if (at + 4 > body.length) throw new RecordFormatError(`truncated frame length at byte ${at}`)
+      const n = body.readUInt32BE(at)
+      at += 4
+      if (n > limits.maxMessageBytes) throw Object.assign(new RecordFormatError(`message ${out.length} of ${n} bytes is over ${limits.maxMessageBytes}`), { tooLarge: true })
+      if (at + n > body.length) throw new RecordFormatError(`message ${out.length} is truncated`)
+      out.push(decodeChecked(body.subarray(at, at + n)))
+      at += n
+    }
+    if (out.length === 0) throw new RecordFormatError('empty batch')
+    return out
+  }
 
   const server = http.createServer((req, res) => {
     const refuse = (status: number, error: string, message: string, extra: object = {}): void => {
@@ -161,11 +211,13 @@ export async function serveReplica (store: Store, options: ServeOptions = {}): P
       if (req.method !== 'GET') return refuse(405, 'METHOD', 'use GET')
       return send(res, 200, hello())
     }
-    if (url !== '/v1/records') return refuse(404, 'NOT_FOUND', `no ${url}`)
+    if (url !== '/v1/records' && url !== '/v1/batch') return refuse(404, 'NOT_FOUND', `no ${url}`)
+    const isBatch = url === '/v1/batch'
     if (req.method !== 'POST') return refuse(405, 'METHOD', 'use POST')
     const declared = Number(req.headers['content-length'])
+    const maxBody = isBatch ? batchLimits.maxBytes : limits.maxMessageBytes
     if (!Number.isFinite(declared)) return refuse(411, 'LENGTH_REQUIRED', 'Content-Length is required')
-    if (declared > limits.maxMessageBytes) return refuse(413, 'TOO_LARGE', `message of ${declared} bytes is over ${limits.maxMessageBytes}`)
+    if (declared > maxBody) return refuse(413, 'TOO_LARGE', `${isBatch ? 'batch' : 'message'} of ${declared} bytes is over ${maxBody}`)
     const chunks: Buffer[] = []
     let size = 0
     let failed = false
@@ -178,25 +230,27 @@ export async function serveReplica (store: Store, options: ServeOptions = {}): P
     req.on('end', () => {
       if (failed) return
       if (size !== declared) return refuse(400, 'BAD_LENGTH', 'body shorter than Content-Length')
-      let m: WireMessage
+      const body = Buffer.concat(chunks, size)
+      let messages: WireMessage[]
       try {
-        m = decodeMessage(Buffer.concat(chunks, size))
-        if (m.parts === 1 && !m.perOp && m.payload.length >= RECORD_HEAD_BYTES && Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).readUInt32LE(9) > limits.maxMessageOps) {
-          return refuse(413, 'TOO_MANY_OPS', `over maxMessageOps = ${limits.maxMessageOps}`)
-        }
-      } catch (err) {
+        messages = isBatch ? decodeFrames(body) : [decodeChecked(body)]
+      } catch (err: any) {
+        if (err?.tooMany === true) return refuse(413, 'TOO_MANY_OPS', err.message)
+        if (err?.tooLarge === true) return refuse(413, 'TOO_LARGE', err.message)
         return refuse(400, 'RECORD_FORMAT', (err as Error).message)
       }
-      dispatch(m).then(
-        (result) => send(res, 200, result),
-        (err: any) => {
-          if (err instanceof GapError) refuse(409, 'GAP', err.message, { expected: err.expected })
-          else if (err instanceof ForeignPrimaryError) refuse(409, 'FOREIGN_PRIMARY', err.message, { primary: err.primary })
-          else if (err instanceof RecordFormatError || (err instanceof LmdbTxnError && ['INVALID_PATH', 'KEY_TOO_LONG', 'TRANSACTION_TOO_LARGE'].includes(err.code))) {
-            refuse(400, err.code, err.message)
-          } else if (err?.status === 503) refuse(503, 'BUSY', err.message)
-          else refuse(500, err?.code ?? 'INTERNAL', err?.message ?? String(err))
+      if (!isBatch) {
+        dispatch(messages[0]).then((result) => send(res, 200, result), (err) => {
+          const r = refusal(err)
+          refuse(r.status, r.body.error as string, r.body.message as string, r.body)
         })
+        return
+      }
+      // In order: each message is dispatched (and so applied) after the one
+      // before it; one turn's messages share a transaction (see apply).
+      Promise.allSettled(messages.map(dispatch)).then((settled) => {
+        send(res, 200, { results: settled.map((s) => { if (s.status === 'fulfilled') return s.value; const r = refusal(s.reason); return { httpStatus: r.status, ...r.body } }) })
+      })
     })
   })
   server.requestTimeout = 60_000
