@@ -1,5 +1,5 @@
 'use strict'
-// Scenario 8: hot backup throughput (issue 17). One store of `sizeMB` (values
+// Scenario 9: hot backup throughput (issue 17). One store of `sizeMB` (values
 // of 64 KiB, a tenth removed again so there are free pages), then in
 // interleaved rounds (order rotated each round): store.backup() plain,
 // store.backup({ compact: true }), and `cp data.mdb` followed by an fsync of
@@ -82,7 +82,7 @@ const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2
 const mb = (bytes) => bytes / (1024 * 1024)
 
 module.exports = {
-  id: '8',
+  id: '9',
   title: 'Hot backup: store.backup() vs cp of the data file',
   unit: 'MB/s',
   describe: 'one store of sizeMB (64 KiB values, a tenth removed again); interleaved rounds of store.backup() plain, { compact: true } and `cp data.mdb` + fsync of the copy; MB/s = bytes written ÷ wall time; "writers running": another process commits counter + message n per transaction (nosync) throughout, every backup copy is checked to hold exactly one commit (counter k ⇔ messages 1..k, change log ends at commit k); cp under writers is timed only (not a consistent copy); load average at job start/end',
