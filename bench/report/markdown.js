@@ -147,7 +147,7 @@ function replicationTable (s) {
   return table(['rows', 'msg/s (replica-visible for replication rows)', `÷ ${local ? local.variant : 'local'}`, 'lag p50', 'lag p99'], rows)
 }
 
-/** Scenario 8: each copy method's MB/s and its ratio to cp of the same file in the same job. */
+/** Scenario 9: each copy method's MB/s and its ratio to cp of the same file in the same job. */
 function backupTable (s) {
   const rows = []
   for (const r of s.rows) {
@@ -163,7 +163,7 @@ function backupTable (s) {
 }
 
 function scenarioSection (s) {
-  const body = s.id === '5f' ? fieldsTable(s) : s.id === '5s' ? sizeTable(s) : s.id === '6' ? delayTable(s) : s.id === '7' ? replicationTable(s) : s.id === '8' ? backupTable(s) : standardTable(s)
+  const body = s.id === '5f' ? fieldsTable(s) : s.id === '5s' ? sizeTable(s) : s.id === '6' ? delayTable(s) : s.id === '7' ? replicationTable(s) : s.id === '9' ? backupTable(s) : standardTable(s)
   return [`## ${s.id} — ${s.title}`, '', `Workload: ${s.describe}. Parameters: ${paramsText(s)}.`, '', body, ''].join('\n')
 }
 
