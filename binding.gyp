@@ -13,6 +13,7 @@
         "native/path.cc",
         "native/env_registry.cc",
         "native/entries.cc",
+        "native/message_read.cc",
         "native/store.cc",
         "native/txn.cc",
         "native/change_log.cc",

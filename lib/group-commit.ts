@@ -13,7 +13,7 @@
  * applies the pending ops and reads (batch.view()). Its own ops go into a
  * child txn, so a throw still undoes only its own writes.
  */
-import { addon, type EntryType, type NativeStore, type NativeTxn } from './native'
+import { addon, type BulkResult, type EntryType, type NativeStore, type NativeTxn } from './native'
 import { isThenable, rejectThenable, requireSyncCallback } from './transaction'
 import { MapFullError, StoreClosedError, TransactionFinishedError, TransactionTooLargeError } from './errors'
 
@@ -417,6 +417,18 @@ class CallbackTxn implements NativeTxn {
   }
 
   readLink (path: string): string | undefined { this.#usable(); return this.#view().readLink(path) }
+  readMessage (path: string, depth: number, follow: boolean): BulkResult | undefined { this.#usable(); return this.#view().readMessage(path, depth, follow) }
+  entries (path: string, after: string | undefined, limit: number | undefined, values: boolean): BulkResult {
+    this.#usable()
+    return this.#view().entries(path, after, limit, values)
+  }
+
+  keyEntries (prefix: string, after: string | undefined, limit: number | undefined, values: boolean): BulkResult {
+    this.#usable()
+    return this.#view().keyEntries(prefix, after, limit, values)
+  }
+
+  readMany (paths: string[]): BulkResult { this.#usable(); return this.#view().readMany(paths) }
 
   beginChild (): void {
     this.#usable()

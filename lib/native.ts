@@ -20,7 +20,14 @@ export interface NativeReader {
   list (path: string, after: string | undefined, limit: number | undefined): string[]
   keys (prefix: string, after: string | undefined, limit: number | undefined): string[]
   readLink (path: string): string | undefined
+  /** Whole-group reads (native/message_read.h): the values, or [values, layout]; the layout is in readBuffer. */
+  readMessage (path: string, depth: number, follow: boolean): BulkResult | undefined
+  entries (path: string, after: string | undefined, limit: number | undefined, values: boolean): BulkResult
+  keyEntries (prefix: string, after: string | undefined, limit: number | undefined, values: boolean): BulkResult
+  readMany (paths: string[]): BulkResult
 }
+
+export type BulkResult = ArrayBuffer | [ArrayBuffer, ArrayBuffer]
 
 export interface NativeTxn extends NativeReader {
   write (path: string, value: Uint8Array | string): void
@@ -159,6 +166,9 @@ export const addon = loadAddon(path.join(__dirname, '..'))
 addon.setErrorFactory(createNativeError)
 
 const readBuffer = Buffer.from(addon.readBuffer)
+
+/** The thread's read buffer (the layout of a whole-group read lands there). */
+export const sharedReadBuffer: ArrayBuffer = addon.readBuffer
 
 /**
  * A native read result as a Buffer with a backing store of its own, exactly

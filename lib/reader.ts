@@ -4,6 +4,10 @@
  */
 import { readResult, type EntryType, type NativeReader } from './native'
 import { booleanOption, limitOption, methodOptions, stringOption } from './options'
+import {
+  entries, iterate, readMany, readMessage, type EntriesOptions, type EntryInfo, type IterateOptions, type PageSource,
+  type ReadManyOptions, type ReadMessageOptions, type ReadMessageResult
+} from './bulk-read'
 
 export interface TypeOptions {
   /** Follow a link at the path itself (default true); false shows the link. */
@@ -51,6 +55,10 @@ export interface Readable {
   exists (path: string): boolean
   keys (opts?: KeysOptions): string[]
   readLink (path: string): string | undefined
+  readMessage (path: string, opts?: ReadMessageOptions): ReadMessageResult | undefined
+  entries (path: string, opts?: EntriesOptions): Array<[string, EntryInfo]>
+  iterate (pathOrPrefix: string | { prefix: string }, opts?: IterateOptions): Generator<[string, EntryInfo], void, undefined>
+  readMany (paths: string[], opts?: ReadManyOptions): Array<Uint8Array | string | undefined>
 }
 
 /**
@@ -60,9 +68,12 @@ export interface Readable {
  */
 export abstract class ReadView implements Readable {
   readonly #reader: NativeReader
+  readonly #pages: () => PageSource
 
-  protected constructor (reader: NativeReader) {
+  /** `pages`: where iterate() reads (default: this view itself, never released). */
+  protected constructor (reader: NativeReader, pages?: () => PageSource) {
     this.#reader = reader
+    this.#pages = pages ?? (() => ({ reader, release: () => {} }))
   }
 
   /** The value at `path` (links followed): a copy owned by the caller; a group reads as undefined. */
@@ -82,4 +93,23 @@ export abstract class ReadView implements Readable {
   keys (opts?: KeysOptions): string[] { return keys(this.#reader, opts) }
   /** The stored target when the literal key is a link (no link is followed); else undefined. */
   readLink (path: string): string | undefined { return this.#reader.readLink(path) }
+  /**
+   * The inverse of writeMessage: `{ path, fields, links }` of the group at
+   * `path` (a link there is followed), in one native call from one view;
+   * undefined when nothing is there; InvalidPathError when it is not a group.
+   */
+  readMessage (path: string, opts?: ReadMessageOptions): ReadMessageResult | undefined { return readMessage(this.#reader, path, opts) }
+  /** `[name, { type, value?, target? }]` of the children of `path`, paged like list(), in one call. */
+  entries (path: string, opts?: EntriesOptions): Array<[string, EntryInfo]> { return entries(this.#reader, path, opts) }
+  /**
+   * A lazy iterator over the children of `path` (or the literal keys under
+   * `{ prefix }`), page by page from one view: on a Store a snapshot, taken
+   * at the first next() and released at the end, on break and on throw.
+   */
+  iterate (pathOrPrefix: string | { prefix: string }, opts?: IterateOptions): Generator<[string, EntryInfo], void, undefined> {
+    return iterate(this.#pages, pathOrPrefix, opts)
+  }
+
+  /** The values at `paths` (links followed; undefined where none), in one call from one view. */
+  readMany (paths: string[], opts?: ReadManyOptions): Array<Uint8Array | string | undefined> { return readMany(this.#reader, paths, opts) }
 }

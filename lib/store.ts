@@ -98,7 +98,11 @@ export class Store extends ReadView {
       maxLinkDepth: options.maxLinkDepth,
       changeLog: options.changeLog
     })
-    super(native)
+    // iterate() on a store reads every page from one snapshot of its own.
+    super(native, () => {
+      const snap = native.snapshot()
+      return { reader: snap, release: () => { if (snap.active) snap.abort() } }
+    })
     this.path = path
     this.options = Object.freeze({ ...options, limits: Object.freeze({ ...options.limits }) })
     this.#native = native

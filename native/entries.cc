@@ -5,6 +5,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "message_read.h"
 
 namespace lmdbtxn {
 
@@ -66,6 +67,11 @@ bool Lookup(const ReadContext& ctx, std::string_view key, Entry* out) {
   int rc = mdb_get(ctx.txn, ctx.dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return false;
   Check(ctx.env, rc, "mdb_get");
+  DecodeEntry(ctx, key, v, out);
+  return true;
+}
+
+void DecodeEntry(const ReadContext& ctx, std::string_view key, const MDB_val& v, Entry* out) {
   const uint8_t* bytes = static_cast<const uint8_t*>(v.mv_data);
   if (v.mv_size == 0 || bytes[0] < kSimple || bytes[0] > kLink) {
     Throw(ctx.env, ErrorKind::Format,
@@ -76,7 +82,6 @@ bool Lookup(const ReadContext& ctx, std::string_view key, Entry* out) {
   }
   out->tag = bytes[0];
   out->payload = MDB_val{v.mv_size - 1, const_cast<uint8_t*>(bytes + 1)};
-  return true;
 }
 
 bool Resolve(const ReadContext& ctx, std::string_view key, bool followLast, Entry* out,
@@ -215,10 +220,8 @@ int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, 
 
 // ---- JS glue -------------------------------------------------------------
 
-namespace {
-
-// The (after?, limit?) arguments at info[1], info[2] of list() and keys();
-// lib/ has validated them.
+// The (after?, limit?) arguments at info[1], info[2] of list(), keys(),
+// entries() and keyEntries(); lib/ has validated them.
 void ReadPaging(const Napi::CallbackInfo& info, ReadArgs& a) {
   a.hasAfter = info.Length() > 1 && info[1].IsString();
   if (a.hasAfter) a.after = info[1].As<Napi::String>().Utf8Value();
@@ -227,6 +230,8 @@ void ReadPaging(const Napi::CallbackInfo& info, ReadArgs& a) {
     if (l >= 0 && l < static_cast<double>(a.limit)) a.limit = static_cast<size_t>(l);
   }
 }
+
+namespace {
 
 Napi::Array ToJsArray(Napi::Env env, const std::vector<std::string>& strings) {
   Napi::Array out = Napi::Array::New(env, strings.size());
@@ -239,6 +244,10 @@ Napi::Array ToJsArray(Napi::Env env, const std::vector<std::string>& strings) {
 ReadArgs ParseReadArgs(const Napi::CallbackInfo& info, ReadOp op) {
   Napi::Env env = info.Env();
   ReadArgs a;
+  if (IsBulkRead(op)) {
+    ParseBulkArgs(info, op, a);
+    return a;
+  }
   if (op == ReadOp::Keys) {
     if (info[0].IsString()) a.prefix = info[0].As<Napi::String>().Utf8Value();
   } else {
@@ -263,6 +272,7 @@ ReadArgs ParseReadArgs(const Napi::CallbackInfo& info, ReadOp op) {
 
 Napi::Value RunRead(const ReadContext& ctx, ReadOp op, const ReadArgs& a) {
   Napi::Env env = ctx.env;
+  if (IsBulkRead(op)) return RunBulkRead(ctx, op, a);
   Entry e;
   switch (op) {
     // read → undefined, or the value's length after copying it into the
@@ -314,6 +324,7 @@ Napi::Value RunRead(const ReadContext& ctx, ReadOp op, const ReadArgs& a) {
     case ReadOp::ReadLink:
       if (!Lookup(ctx, a.key.view(), &e) || e.tag != kLink) return env.Undefined();
       return Napi::String::New(env, static_cast<const char*>(e.payload.mv_data), e.payload.mv_size);
+    default: break;
   }
   return env.Undefined();
 }

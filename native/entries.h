@@ -35,6 +35,10 @@ struct ReadContext {
 // FormatError on a value without a known tag.
 bool Lookup(const ReadContext& ctx, std::string_view key, Entry* out);
 
+// Splits a stored value (of `key`, for the error) into tag and payload; the
+// one place a tag is checked. Throws FormatError on a value without one.
+void DecodeEntry(const ReadContext& ctx, std::string_view key, const MDB_val& stored, Entry* out);
+
 // Resolves `key` by the fast-path rule: exact lookup first; walk prefixes for
 // links only when absent or a link. With followLast=false a link at the final
 // path is returned as itself (like lstat). `finalPath` (optional) receives the
@@ -60,7 +64,11 @@ int RemoveEntries(const ReadContext& ctx, std::string_view key, bool recursive, 
 // JS glue shared by Store (its reusable read txn), snapshots and write txns.
 // Every read method's arguments are parsed (and so validated) first, before
 // the caller takes a read txn; then the read runs on the caller's txn.
-enum class ReadOp { Read, ReadString, ReadInto, Type, Exists, Resolve, List, Keys, ReadLink };
+enum class ReadOp {
+  Read, ReadString, ReadInto, Type, Exists, Resolve, List, Keys, ReadLink,
+  // whole-group reads (message_read.h)
+  ReadMessage, Entries, KeyEntries, ReadMany
+};
 
 struct ReadArgs {
   Key key;                  // path: every op but keys()
@@ -70,14 +78,23 @@ struct ReadArgs {
   bool hasAfter = false;
   size_t limit = std::numeric_limits<size_t>::max();
   Napi::Uint8Array target;  // readInto()
+  double depth = 0;         // readMessage(): levels read
+  bool followLinks = false; // readMessage(): links inside the group followed
+  bool values = true;       // entries(), keyEntries(): copy the values
+  std::vector<Key> paths;   // readMany()
   const std::string* afterOrNull() const { return hasAfter ? &after : nullptr; }
 };
 
 // read(path), readString(path), readInto(path, target), type(path, follow),
 // exists(path), resolve(path), list(path, after?, limit?),
-// keys(prefix, after?, limit?), readLink(path). Throws TypeError /
+// keys(prefix, after?, limit?), readLink(path), and the whole-group reads of
+// message_read.h: readMessage(path, depth, follow),
+// entries(path, after?, limit?, values), keyEntries(prefix, after?, limit?,
+// values), readMany(paths). Throws TypeError /
 // InvalidPathError / KeyTooLongError for a bad argument.
 ReadArgs ParseReadArgs(const Napi::CallbackInfo& info, ReadOp op);
+// The (after?, limit?) paging arguments at info[1], info[2].
+void ReadPaging(const Napi::CallbackInfo& info, ReadArgs& a);
 Napi::Value RunRead(const ReadContext& ctx, ReadOp op, const ReadArgs& args);
 
 }  // namespace lmdbtxn

@@ -73,19 +73,26 @@ describe('the declarations, as a consumer type-checks them (no skipLibCheck)', (
   }
 
   it('the public surface compiles, and the internals are not in it', () => {
-    expect(diagnostics(`import { open, type Transaction } from './index'
+    expect(diagnostics(`import { open, type Transaction, type ReadMessageResult, type EntryInfo, type EntryType } from './index'
       const s = open('x'); const t: Transaction = s.begin()
       const ok: boolean = s.active && t.active && s.snapshot().active && t.store === s
-      const n: number | undefined = s.readInto('a', new Uint8Array(1)); void ok; void n`)).toEqual([])
+      const n: number | undefined = s.readInto('a', new Uint8Array(1)); void ok; void n
+      const m: ReadMessageResult | undefined = t.readMessage('m', { depth: 2, links: 'follow', encoding: 'utf8' })
+      const e: Array<[string, EntryInfo]> = s.snapshot().entries('m', { after: 'a', limit: 2, values: false })
+      for (const [name, info] of s.iterate({ prefix: 'm/' }, { pageSize: 10 })) { const k: string = name; const ty: EntryType | undefined = info.type; void k; void ty }
+      const many: Array<Uint8Array | string | undefined> = s.readMany(['a'], { encoding: 'binary' }); void m; void e; void many`)).toEqual([])
     const bad = diagnostics(`import { Store, Transaction, Snapshot, MapFullError } from './index'
       new Store(); new Transaction(); new Snapshot()
-      declare const t: Transaction; t.native; t.managedBy; new MapFullError('m', true).grown`)
+      declare const t: Transaction; t.native; t.managedBy; new MapFullError('m', true).grown
+      t.readMessage('m', { links: 'yes' }); t.iterate(3)`)
     expect(bad.join('\n')).toMatch(/Constructor of class 'Store' is private/)
     expect(bad.join('\n')).toMatch(/Constructor of class 'Transaction' is private/)
     expect(bad.join('\n')).toMatch(/Constructor of class 'Snapshot' is private/)
     expect(bad.join('\n')).toMatch(/'native' does not exist/)
     expect(bad.join('\n')).toMatch(/'managedBy' does not exist/)
     expect(bad.join('\n')).toMatch(/'grown' does not exist/)
+    expect(bad.join('\n')).toMatch(/Type '"yes"' is not assignable to type '"keep" \| "follow"/)
+    expect(bad.join('\n')).toMatch(/'number' is not assignable to parameter of type 'string \| \{ prefix: string; \}'/)
   }, 120_000) // a whole TypeScript program: seconds, more on a loaded machine
 })
 

@@ -10,6 +10,7 @@ module.exports = {
   version: () => peerVersion('lmdb'),
   load: () => requirePeer('lmdb'),
   syncsPerCommit: 2, // LMDB sync commit: data pages, then the meta page
+  asyncReads: { 'getMany() (async, awaited)': true },
   variants: {
     '1a': { 'putSync() per key': {} },
     '1b': { 'transactionSync()': {} },
@@ -20,6 +21,8 @@ module.exports = {
     },
     2: { 'put() in transactionSync()': {} },
     3: { 'get()': {}, 'getBinary()': {} },
+    '8a': { 'getRange({ start, end })': {} },
+    '8b': { 'getMany() (async, awaited)': {}, 'get() per key': {} },
     4: {
       'transactionSync() per insert': { mode: 'sync' },
       'transaction() per insert, 64 in flight': { mode: 'group' },
@@ -53,6 +56,19 @@ module.exports = {
       kvAsync: (fn) => db.transaction(() => fn(kv)),
       kvRead: kv,
       read: { 'get()': (k) => db.get(k), 'getBinary()': (k) => db.getBinary(k) },
+      // scenario 8: the message's key range (group mark + fields), values as stored
+      readWhole: {
+        'getRange({ start, end })': (p) => {
+          const f = {}
+          for (const { key, value } of db.getRange({ start: p, end: p + '0' })) if (key !== p) f[key.slice(p.length + 1)] = value
+          return f
+        }
+      },
+      fieldsOf: (r) => r,
+      readMany: {
+        'getMany() (async, awaited)': (keys) => db.getMany(keys),
+        'get() per key': (keys) => keys.map(k => db.get(k))
+      },
       close: () => db.close()
     }
   }

@@ -31,6 +31,8 @@ module.exports = {
     '1c': { 'transaction()': {} },
     2: { 'write() in one begin…commit': {} },
     3: { 'read()': {}, 'read() through one link': { viaLink: true } },
+    '8a': { 'readMessage()': {}, 'list() + read()': {} },
+    '8b': { 'readMany()': {} },
     4: {
       'transactionSync() per insert': { mode: 'sync' },
       'transaction() per insert, 64 in flight': { mode: 'group' },
@@ -73,6 +75,13 @@ module.exports = {
       kvAsync: (fn) => store.transaction(t => fn({ get: k => t.read(k), put: (k, v) => t.write(k, v) })),
       kvRead: { get: k => store.read(k) },
       read: { 'read()': (k) => store.read(k), 'read() through one link': (k) => store.read(k) },
+      // scenario 8: a whole message; fieldsOf() gives { name: value } of what a row returned
+      readWhole: {
+        'readMessage()': (p) => store.readMessage(p),
+        'list() + read()': (p) => { const f = {}; for (const n of store.list(p)) f[n] = store.read(p + '/' + n); return f }
+      },
+      fieldsOf: (r) => r.fields ?? r,
+      readMany: { 'readMany()': (keys) => store.readMany(keys) },
       store,
       close: () => store.close()
     }

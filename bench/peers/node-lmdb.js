@@ -13,7 +13,8 @@ module.exports = {
   variants: {
     '1b': { 'beginTxn()…commit()': {} },
     2: { 'putBinary() in one txn': {} },
-    3: { 'getBinary() (renewed read txn)': {} }
+    3: { 'getBinary() (renewed read txn)': {} },
+    '8a': { 'cursor goToRange()…goToNext()': {} }
   },
 
   open (dir, { durability = 'sync' } = {}) {
@@ -49,6 +50,23 @@ module.exports = {
         // like a store read: a fresh snapshot of the latest commit per call
         'getBinary() (renewed read txn)': (k) => { rtxn.renew(); const v = rtxn.getBinary(dbi, k); rtxn.reset(); return v }
       },
+      // scenario 8: a cursor over the message's key range in a renewed read txn
+      readWhole: {
+        'cursor goToRange()…goToNext()': (p) => {
+          const f = {}
+          const end = p + '0'
+          rtxn.renew()
+          const c = new lmdb.Cursor(rtxn, dbi)
+          try {
+            for (let k = c.goToRange(p); k !== null && k < end; k = c.goToNext()) if (k !== p) f[k.slice(p.length + 1)] = c.getCurrentBinary()
+          } finally {
+            c.close()
+            rtxn.reset()
+          }
+          return f
+        }
+      },
+      fieldsOf: (r) => r,
       close () { rtxn.abort(); dbi.close(); env.close() }
     }
   }

@@ -83,6 +83,16 @@ function targets (byId) {
       const a = need(ra, 'lmdb-txn read()'); const b = need(rb, 'lmdb-js get()')
       return { rows: [ra, rb], value: a.opsPerSec / b.opsPerSec, show: formatRatio, detail: `${formatRate(a.opsPerSec)} vs ${formatRate(b.opsPerSec)} reads/s` }
     }),
+    target('8a-vs-lmdb-js', '8a: lmdb-txn readMessage ≥ 2× lmdb-js getRange over the same keys (issue 17)', 2, () => {
+      const ra = rows('8a').find(r => r.peer === SUBJECT && r.variant === 'readMessage()'); const rb = rows('8a').find(r => r.peer === 'lmdb-js')
+      const a = need(ra, 'lmdb-txn readMessage()'); const b = need(rb, 'lmdb-js getRange')
+      return { rows: [ra, rb], value: a.opsPerSec / b.opsPerSec, show: formatRatio, detail: `${formatRate(a.opsPerSec)} vs ${formatRate(b.opsPerSec)} msg/s` }
+    }),
+    target('8a-vs-list-read', '8a: lmdb-txn readMessage ≥ 3× its own list() + read() (issue 17)', 3, () => {
+      const ra = rows('8a').find(r => r.peer === SUBJECT && r.variant === 'readMessage()'); const rb = rows('8a').find(r => r.peer === SUBJECT && r.variant === 'list() + read()')
+      const a = need(ra, 'lmdb-txn readMessage()'); const b = need(rb, 'lmdb-txn list() + read()')
+      return { rows: [ra, rb], value: a.opsPerSec / b.opsPerSec, show: formatRatio, detail: `${formatRate(a.opsPerSec)} vs ${formatRate(b.opsPerSec)} msg/s` }
+    }),
     target('4-inserts', '4: ≥ 5,000 durable inserts/s with recall@10 ≥ 0.9', 5000, () => {
       const valid = rows('4').filter(r => r.peer === SUBJECT && ok(r) && r.result.valid)
       if (!valid.length) {

@@ -8,7 +8,8 @@ const list = [
   require('./4-ryw-index'),
   ...require('./5-cost-growth'),
   require('./6-event-loop'),
-  require('./7-replication')
+  require('./7-replication'),
+  ...require('./8-message-reads')
 ]
 const byId = Object.fromEntries(list.map(s => [s.id, s]))
 
