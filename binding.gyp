@@ -20,6 +20,7 @@
         "native/group_writer.cc",
         "native/raw_env.cc",
         "native/group_ops.cc",
+        "native/backup.cc",
         "native/lmdb_stderr.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

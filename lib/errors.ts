@@ -96,6 +96,25 @@ export class FormatError extends LmdbTxnError {
   constructor (message: string) { super('FORMAT', message) }
 }
 
+/** Why store.backup() refused its destination (before writing a data.mdb there). */
+export type BackupTargetReason = 'exists' | 'source' | 'not-a-directory' | 'not-writable' | 'busy'
+
+/**
+ * store.backup() refused `dest`: it already holds a data.mdb (`exists`), is
+ * the store's own directory (`source`), is a file (`not-a-directory`), cannot
+ * be created or written (`not-writable`, with the system's `lmdbCode`), or
+ * another backup is writing into it now (`busy`).
+ */
+export class BackupTargetError extends LmdbTxnError {
+  readonly reason: BackupTargetReason
+  readonly lmdbCode: string | undefined
+  constructor (message: string, reason: BackupTargetReason, lmdbCode?: string) {
+    super('BACKUP_TARGET', message)
+    this.reason = reason
+    this.lmdbCode = lmdbCode
+  }
+}
+
 /** Any other LMDB (or system) return code, e.g. `MDB_CORRUPTED`, `EIO`. */
 export class LmdbError extends LmdbTxnError {
   readonly lmdbCode: string
@@ -111,6 +130,7 @@ interface NativeErrorExtra {
   retryable?: boolean
   lmdbCode?: string
   errno?: number
+  reason?: string
 }
 
 /** @internal called by the addon to build the error it throws. */
@@ -126,6 +146,7 @@ export function createNativeError (kind: string, message: string, extra: NativeE
     case 'STORE_CLOSED': return new StoreClosedError(message)
     case 'READ_ONLY': return new ReadOnlyError(message)
     case 'FORMAT': return new FormatError(message)
+    case 'BACKUP_TARGET': return new BackupTargetError(message, extra.reason as BackupTargetReason, extra.lmdbCode)
     default: return new LmdbError(message, extra.lmdbCode ?? 'UNKNOWN', extra.errno ?? 0)
   }
 }

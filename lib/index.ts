@@ -25,8 +25,11 @@ export {
   StoreClosedError,
   ReadOnlyError,
   FormatError,
+  BackupTargetError,
+  type BackupTargetReason,
   LmdbError
 } from './errors'
+export type { BackupOptions, BackupResult } from './backup'
 import { addon } from './native'
 /** Version of the LMDB library linked into the addon. */
 export const lmdbVersion: string = addon.lmdbVersion

@@ -101,6 +101,8 @@ export interface NativeStore extends NativeReader {
   changeLogInfo (): NativeChangeLogInfo
   syncGet (key: Buffer): Buffer | undefined
   syncList (prefix: Buffer): Buffer[]
+  /** A hot copy into the existing directory `dest` (lib/backup.ts checks it first). */
+  backup (dest: string, compact: boolean): Promise<{ path: string, bytes: number, compact: boolean }>
   readonly isOpen: boolean
 }
 

@@ -16,6 +16,7 @@ import { GroupCommit, type GroupCommitStats } from './group-commit'
 import { decodeRecord, notifyCommitted, waitForCommit, type Change, type ChangeLogStat } from './changes'
 import { readSeq, SYNC_KEYS, type ReplicaStat } from './sync-state'
 import { kRawChanges, kRunSync, kSyncGet, kTransactionSeq } from './internal'
+import { backup, type BackupOptions, type BackupResult } from './backup'
 
 // Handles still open on this thread. At 'exit' (before Node stops worker
 // threads) they are closed, so a begin() left open here cannot keep a
@@ -279,6 +280,18 @@ export class Store extends ReadView {
     if (!this.#native.isOpen) return Promise.reject(new StoreClosedError('the store is closed'))
     if (this.options.readOnly) return Promise.resolve() // nothing is ever written through it
     return this.#group.flush()
+  }
+
+  /**
+   * A consistent hot copy of the whole store (one commit) into directory
+   * `dest` as `dest/data.mdb`, written off the JS thread while writers run.
+   * `dest` is created if missing; a data.mdb already there, the store's own
+   * directory or an unwritable one is refused with BackupTargetError.
+   * close() does not stop a running backup: it completes, and the
+   * environment closes after it. See docs/api.md ("Backup").
+   */
+  backup (dest: string, options?: BackupOptions): Promise<BackupResult> {
+    return backup(this.#native, this.path, dest, options)
   }
 
   stat (): StoreStat {

@@ -1,6 +1,7 @@
 #include "env_registry.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -292,6 +293,11 @@ bool EnvEntry::ChangeLogOn(MDB_txn* txn) const {
   return rc != MDB_NOTFOUND;
 }
 
+void EnvEntry::Retain() {
+  std::lock_guard<std::mutex> lock(registryMutex);
+  openCount_++;
+}
+
 void EnvEntry::Release() {
   std::lock_guard<std::mutex> lock(registryMutex);
   if (--openCount_ > 0) return;
@@ -369,6 +375,19 @@ int EnvEntry::RenewTxn(MDB_txn* txn) {
     if (rc == MDB_SUCCESS) return rc;
     EndTxn();
     if (rc != MDB_MAP_RESIZED || attempt >= kAdoptAttempts || AdoptMapSize() != MDB_SUCCESS) return rc;
+  }
+}
+
+int EnvEntry::CopyTo(int fd, unsigned flags) {
+  for (int attempt = 0;; ++attempt) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      EnterTxnLocked(lock);
+    }
+    int rc = mdb_env_copyfd2(env_, fd, flags);
+    EndTxn();
+    if (rc != MDB_MAP_RESIZED || attempt >= kAdoptAttempts || AdoptMapSize() != MDB_SUCCESS) return rc;
+    if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) < 0) return errno;
   }
 }
 

@@ -34,6 +34,15 @@ class EnvEntry {
   // Balances one Acquire. The environment closes with the last one; the
   // caller must have ended its own transactions first.
   void Release();
+  // One more holder, as if opened again (a running backup keeps the
+  // environment open after its store is closed); balanced by Release().
+  void Retain();
+
+  // mdb_env_copyfd2 into `fd` (at offset 0) on the calling thread, counted as
+  // an active txn of this process (the copy reads through the map, so the map
+  // must not be resized under it). Another process's growth is adopted and
+  // the copy restarted. Returns an LMDB code or errno.
+  int CopyTo(int fd, unsigned flags);
 
   MDB_env* env() const { return env_; }
   MDB_dbi dataDbi() const { return dataDbi_; }

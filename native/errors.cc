@@ -20,13 +20,13 @@ const char* KindName(ErrorKind kind) {
     case ErrorKind::StoreClosed: return "STORE_CLOSED";
     case ErrorKind::ReadOnly: return "READ_ONLY";
     case ErrorKind::Format: return "FORMAT";
+    case ErrorKind::BackupTarget: return "BACKUP_TARGET";
     case ErrorKind::Lmdb: return "LMDB";
   }
   return "LMDB";
 }
 
-[[noreturn]] void ThrowWith(Napi::Env env, ErrorKind kind, const std::string& message,
-                            Napi::Object extra) {
+Napi::Value BuildError(Napi::Env env, ErrorKind kind, const std::string& message, Napi::Object extra) {
   AddonData* data = GetAddonData(env);
   Napi::Value error;
   if (data != nullptr && !data->errorFactory.IsEmpty()) {
@@ -38,7 +38,19 @@ const char* KindName(ErrorKind kind) {
     plain.Value().Set("code", KindName(kind));
     error = plain.Value();
   }
-  throw Napi::Error(env, error);
+  return error;
+}
+
+[[noreturn]] void ThrowWith(Napi::Env env, ErrorKind kind, const std::string& message,
+                            Napi::Object extra) {
+  throw Napi::Error(env, BuildError(env, kind, message, extra));
+}
+
+Napi::Object LmdbExtra(Napi::Env env, int rc) {
+  Napi::Object extra = Napi::Object::New(env);
+  extra.Set("lmdbCode", LmdbCodeName(rc));
+  extra.Set("errno", rc);
+  return extra;
 }
 
 }  // namespace
@@ -55,12 +67,19 @@ void ThrowMapFull(Napi::Env env, const std::string& message, bool retryable, boo
 }
 
 void ThrowLmdb(Napi::Env env, int rc, const std::string& during) {
-  Napi::Object extra = Napi::Object::New(env);
-  std::string name = LmdbCodeName(rc);
-  extra.Set("lmdbCode", name);
-  extra.Set("errno", rc);
-  std::string message = during + ": " + mdb_strerror(rc) + " (" + name + ")";
-  ThrowWith(env, rc == MDB_MAP_FULL ? ErrorKind::MapFull : ErrorKind::Lmdb, message, extra);
+  throw Napi::Error(env, MakeLmdbError(env, rc, during));
+}
+
+Napi::Value MakeLmdbError(Napi::Env env, int rc, const std::string& during) {
+  std::string message = during + ": " + mdb_strerror(rc) + " (" + LmdbCodeName(rc) + ")";
+  return BuildError(env, rc == MDB_MAP_FULL ? ErrorKind::MapFull : ErrorKind::Lmdb, message, LmdbExtra(env, rc));
+}
+
+Napi::Value MakeBackupTargetError(Napi::Env env, const std::string& reason, const std::string& message, int err) {
+  Napi::Object extra = err != 0 ? LmdbExtra(env, err) : Napi::Object::New(env);
+  extra.Set("reason", reason);
+  std::string text = err != 0 ? message + ": " + mdb_strerror(err) + " (" + LmdbCodeName(err) + ")" : message;
+  return BuildError(env, ErrorKind::BackupTarget, text, extra);
 }
 
 std::string LmdbCodeName(int rc) {
@@ -96,6 +115,8 @@ std::string LmdbCodeName(int rc) {
     case EROFS: return "EROFS";
     case ENOTDIR: return "ENOTDIR";
     case EPERM: return "EPERM";
+    case EEXIST: return "EEXIST";
+    case EDQUOT: return "EDQUOT";
     default: return "E" + std::to_string(rc);
   }
 }

@@ -20,6 +20,7 @@ enum class ErrorKind {
   StoreClosed,
   ReadOnly,
   Format,
+  BackupTarget,
   Lmdb,
 };
 
@@ -32,6 +33,11 @@ enum class ErrorKind {
 inline void Check(Napi::Env env, int rc, const char* during) {
   if (rc != MDB_SUCCESS) ThrowLmdb(env, rc, during);
 }
+
+// The error objects themselves, for a Promise to reject with (async work).
+// A BackupTarget error carries `reason` and, when a system call failed, its errno.
+Napi::Value MakeLmdbError(Napi::Env env, int rc, const std::string& during);
+Napi::Value MakeBackupTargetError(Napi::Env env, const std::string& reason, const std::string& message, int err);
 
 // "MDB_MAP_FULL", "EIO", ... ; "E<number>" for an errno without a name here.
 std::string LmdbCodeName(int rc);

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "addon.h"
+#include "backup.h"
 #include "change_log.h"
 #include "args.h"
 #include "errors.h"
@@ -105,6 +106,7 @@ Napi::Function Store::Define(Napi::Env env) {
                          InstanceMethod<&Store::ChangeLogInfo>("changeLogInfo"),
                          InstanceMethod<&Store::SyncGet>("syncGet"),
                          InstanceMethod<&Store::SyncList>("syncList"),
+                         InstanceMethod<&Store::Backup>("backup"),
                          InstanceAccessor<&Store::IsOpen>("isOpen"),
                      });
 }
@@ -496,6 +498,17 @@ Napi::Value Store::SyncList(const Napi::CallbackInfo& info) {
     return env.Undefined();
   });
   return out;
+}
+
+// backup(dest, compact) → Promise<{ path, bytes, compact }> (native/backup.h).
+// The copy holds the environment, not the store: close() does not wait for it.
+Napi::Value Store::Backup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsBoolean()) throw Napi::TypeError::New(env, "backup(dest, compact)");
+  std::string dest = info[0].As<Napi::String>().Utf8Value();
+  if (dest.empty() || dest.find('\0') != std::string::npos) throw Napi::TypeError::New(env, "dest must be a path without NUL bytes");
+  StoreCore& core = RequireOpen(env);
+  return StartBackup(env, core.sharedEntry(), std::move(dest), info[1].As<Napi::Boolean>().Value());
 }
 
 }  // namespace lmdbtxn

@@ -31,6 +31,7 @@ class StoreCore {
   void Close();
   bool closed() const { return closed_; }
   EnvEntry& entry() { return *entry_; }
+  const std::shared_ptr<EnvEntry>& sharedEntry() const { return entry_; }
   bool readOnly() const { return readOnly_; }
   unsigned durabilityFlags() const { return durabilityFlags_; }
   int maxLinkDepth() const { return maxLinkDepth_; }
@@ -106,6 +107,7 @@ class Store : public Napi::ObjectWrap<Store> {
   Napi::Value ChangeLogInfo(const Napi::CallbackInfo& info);
   Napi::Value SyncGet(const Napi::CallbackInfo& info);
   Napi::Value SyncList(const Napi::CallbackInfo& info);
+  Napi::Value Backup(const Napi::CallbackInfo& info);
 
   std::shared_ptr<StoreCore> core_;
 };

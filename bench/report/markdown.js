@@ -147,8 +147,23 @@ function replicationTable (s) {
   return table(['rows', 'msg/s (replica-visible for replication rows)', `÷ ${local ? local.variant : 'local'}`, 'lag p50', 'lag p99'], rows)
 }
 
+/** Scenario 9: each copy method's MB/s and its ratio to cp of the same file in the same job. */
+function backupTable (s) {
+  const rows = []
+  for (const r of s.rows) {
+    if (!ok(r)) { rows.push([r.variant, status(r), '', '', '']); continue }
+    const b = r.result.backup
+    const load = `${b.load.start[0].toFixed(2)} → ${b.load.end[0].toFixed(2)}`
+    const during = b.writers ? `${formatInt(b.commitsDuringCopies)} commits, ${b.copiesChecked} copies checked` : ''
+    rows.push([`${r.variant}: backup()`, `${formatRate(b.plain.MBps)} (${b.plain.MB.toFixed(0)} MB)`, formatRatio(b.plainVsCp), during, load])
+    rows.push([`${r.variant}: backup({ compact })`, `${formatRate(b.compact.MBps)} (${b.compact.MB.toFixed(0)} MB)`, `${formatRatio(b.compactVsCp)} (time ${formatRatio(b.compactTimeVsCp)})`, '', ''])
+    rows.push([`${r.variant}: cp + fsync${b.writers ? ' (not consistent)' : ''}`, `${formatRate(b.cp.MBps)} (${b.cp.MB.toFixed(0)} MB)`, '1×', '', ''])
+  }
+  return table(['copy', 'MB/s (bytes written)', '÷ cp, same job', 'during the copies', 'load average 1 min'], rows)
+}
+
 function scenarioSection (s) {
-  const body = s.id === '5f' ? fieldsTable(s) : s.id === '5s' ? sizeTable(s) : s.id === '6' ? delayTable(s) : s.id === '7' ? replicationTable(s) : standardTable(s)
+  const body = s.id === '5f' ? fieldsTable(s) : s.id === '5s' ? sizeTable(s) : s.id === '6' ? delayTable(s) : s.id === '7' ? replicationTable(s) : s.id === '9' ? backupTable(s) : standardTable(s)
   return [`## ${s.id} — ${s.title}`, '', `Workload: ${s.describe}. Parameters: ${paramsText(s)}.`, '', body, ''].join('\n')
 }
 

@@ -9,7 +9,8 @@ const list = [
   ...require('./5-cost-growth'),
   require('./6-event-loop'),
   require('./7-replication'),
-  ...require('./8-message-reads')
+  ...require('./8-message-reads'),
+  require('./9-backup')
 ]
 const byId = Object.fromEntries(list.map(s => [s.id, s]))
 

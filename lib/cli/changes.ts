@@ -1,6 +1,6 @@
 /** `lmdb-txn changes <dir>`: the change log as JSON lines (SPEC §11.1). */
 import type { Change } from '../changes'
-import { EXIT_OK, openExisting, UsageError } from './common'
+import { EXIT_OK, intOption, openExisting, UsageError } from './common'
 import type { Command } from './command'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -18,12 +18,6 @@ export function changeLine (c: Change): string {
   return JSON.stringify({ seq: c.seq, time: new Date(c.time).toISOString(), ops }) + '\n'
 }
 
-function seqArg (value: string | boolean | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a non-negative integer`)
-  return n
-}
 
 export const changes: Command = {
   name: 'changes',
@@ -41,8 +35,8 @@ export const changes: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run ({ args, opts, out }) {
-    const after = seqArg(opts.after, 'after') ?? 0
-    const limit = seqArg(opts.limit, 'limit')
+    const after = intOption(opts.after, 'after') ?? 0
+    const limit = intOption(opts.limit, 'limit')
     if (limit !== undefined && opts.follow === true) throw new UsageError('--limit and --follow do not go together')
     const store = openExisting(args[0])
     try {

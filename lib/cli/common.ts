@@ -23,6 +23,24 @@ export class UsageError extends CliError {
   constructor (message: string) { super(message, EXIT_USAGE) }
 }
 
+/**
+ * The one parser of integer options (`--limit 10`): digits only (no sign,
+ * exponent, fraction or blank), a safe integer within [min, max]; undefined
+ * when the option is absent. A bad value is a UsageError worded the same way
+ * for every command.
+ */
+export function intOption (value: string | boolean | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER
+      ? (min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`)
+      : `an integer ${min}..${max}`
+    throw new UsageError(`--${name} must be ${range}, got ${typeof value === 'string' ? JSON.stringify(value) : 'no value'}`)
+  }
+  return n
+}
+
 /** LMDB's key limit in bytes (SPEC §2). */
 export const MAX_KEY_BYTES = 511
 

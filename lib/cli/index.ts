@@ -20,8 +20,9 @@ import { load } from './load'
 import { changes } from './changes'
 import { serve } from './serve'
 import { replicate } from './replicate'
+import { backup } from './backup'
 
-export const commands: Command[] = [stat, ls, get, tree, check, dump, load, changes, serve, replicate]
+export const commands: Command[] = [stat, ls, get, tree, check, backup, dump, load, changes, serve, replicate]
 
 function usage (): string {
   const width = Math.max(...commands.map((c) => c.usage.length))

@@ -1,6 +1,6 @@
 /** `lmdb-txn ls <dir> [path]`: the direct children of a path (or the top level). */
 import { LmdbTxnError } from '../index'
-import { CliError, EXIT_OK, formatBytes, normalizePath, openExisting, UsageError } from './common'
+import { CliError, EXIT_OK, formatBytes, intOption, normalizePath, openExisting } from './common'
 import type { Command } from './command'
 import { entryInfo, linkText, typeLabel, type EntryInfo } from './entry'
 import { topLevelNames, type View } from './walk'
@@ -24,7 +24,7 @@ export const ls: Command = {
   minArgs: 1,
   maxArgs: 2,
   async run ({ args, opts, out }) {
-    const limit = opts.limit === undefined ? undefined : parseLimit(String(opts.limit))
+    const limit = intOption(opts.limit, 'limit')
     const after = opts.after as string | undefined
     const store = openExisting(args[0])
     const view = store.snapshot()
@@ -70,11 +70,6 @@ export const ls: Command = {
   }
 }
 
-function parseLimit (text: string): number {
-  const n = Number(text)
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new UsageError(`--limit must be a non-negative integer, got ${JSON.stringify(text)}`)
-  return n
-}
 
 function longLine (view: View, info: EntryInfo & { name: string }): string {
   const size = info.size === undefined ? '-' : formatBytes(info.size)

@@ -6,7 +6,7 @@
  */
 import { open } from '../store'
 import type { Durability } from '../options'
-import { EXIT_OK, EXIT_PROBLEM, UsageError } from './common'
+import { EXIT_OK, EXIT_PROBLEM, intOption, UsageError } from './common'
 import type { Command } from './command'
 
 const DURABILITIES = ['sync', 'nometasync', 'nosync']
@@ -45,8 +45,7 @@ export const replicate: Command = {
     if (typeof opts.stream !== 'string') throw new UsageError('replicate: --stream <name> is required')
     const durability = (opts.durability ?? 'sync') as string
     if (!DURABILITIES.includes(durability)) throw new UsageError(`replicate: --durability must be one of ${DURABILITIES.join(', ')}`)
-    const every = opts['status-every'] === undefined ? 0 : Number(opts['status-every'])
-    if (!Number.isInteger(every) || every < 0) throw new UsageError('replicate: --status-every must be a whole number of ms')
+    const every = intOption(opts['status-every'], 'status-every') ?? 0
     // loaded here: the sync module registers the JetStream transport
     const { jetStreamReplica } = await import('../sync/jetstream')
     const store = open(args[0], { durability: durability as Durability, changeLog: opts['change-log'] === true })

@@ -2,15 +2,9 @@
 import * as fs from 'node:fs'
 import { open } from '../index'
 import { serveReplica } from '../sync/http-server'
-import { EXIT_OK, openError, UsageError } from './common'
+import { EXIT_OK, intOption, openError, UsageError } from './common'
 import type { Command } from './command'
 
-function intArg (value: string | boolean | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}..${max}`)
-  return n
-}
 
 export const serve: Command = {
   name: 'serve',
@@ -37,8 +31,10 @@ export const serve: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run ({ args, opts, out }) {
-    const port = intArg(opts.port, 'port', 0, 65535)
+    const port = intOption(opts.port, 'port', 0, 65535)
     if (port === undefined) throw new UsageError('serve needs --port P')
+    const maxMessageBytes = intOption(opts['max-message-bytes'], 'max-message-bytes', 1024, 2 ** 31)
+    const maxMessageOps = intOption(opts['max-message-ops'], 'max-message-ops', 1, 2 ** 31)
     const token = (opts.token as string | undefined) ?? process.env.LMDB_TXN_TOKEN
     fs.mkdirSync(args[0], { recursive: true })
     let store
@@ -52,8 +48,8 @@ export const serve: Command = {
         port,
         host: opts.host as string | undefined,
         token,
-        maxMessageBytes: intArg(opts['max-message-bytes'], 'max-message-bytes', 1024, 2 ** 31),
-        maxMessageOps: intArg(opts['max-message-ops'], 'max-message-ops', 1, 2 ** 31),
+        maxMessageBytes,
+        maxMessageOps,
         batches: opts['no-batches'] !== true
       }).catch((err) => { throw new UsageError((err as Error).message) })
       const s = store.stat()

@@ -1,6 +1,6 @@
 /** `lmdb-txn tree <dir> [path]`: the hierarchy under a path, links shown, not entered. */
 import { LmdbTxnError } from '../index'
-import { CliError, EXIT_OK, formatBytes, formatCount, normalizePath, openExisting, UsageError } from './common'
+import { CliError, EXIT_OK, formatBytes, formatCount, normalizePath, intOption, openExisting } from './common'
 import type { Command } from './command'
 import { entryInfo, linkText } from './entry'
 import { topLevelNames, type View } from './walk'
@@ -25,12 +25,7 @@ export const tree: Command = {
   minArgs: 1,
   maxArgs: 2,
   async run ({ args, opts, out }) {
-    let maxDepth = Infinity
-    if (opts.depth !== undefined) {
-      const d = String(opts.depth)
-      if (!/^\d+$/.test(d) || Number(d) < 1) throw new UsageError(`--depth must be a positive integer, got ${JSON.stringify(d)}`)
-      maxDepth = Number(d)
-    }
+    const maxDepth = intOption(opts.depth, 'depth', 1) ?? Infinity
     const glyphs = opts.ascii === true
       ? { tee: '|-- ', last: '`-- ', pipe: '|   ', gap: '    ' }
       : { tee: '├── ', last: '└── ', pipe: '│   ', gap: '    ' }
