@@ -565,18 +565,10 @@ export class GroupCommit {
     if (this.#building?.full === true) return // the commit in flight reports first
     this.#start()
     const batch = this.#building ??= new Batch(this.#native)
-    // The writer is idle: hand it the first half of what is queued at once
-    // and run the other half while it commits (cohorts). With N closed-loop
-    // callers this settles into two alternating batches of N/2, so the JS
-    // thread's work overlaps the writer's instead of alternating with it.
-    // Not after a batch that read: reads wait for the commit in flight anyway,
-    // so splitting would only add commits.
-    const cohort = this.#inflight.size === 0 && !this.#lastHeld ? Math.ceil(this.#queue.length / 2) : Infinity
-    let ran = 0
     const t0 = performance.now()
     this.#native.groupRunning(true)
     try {
-      while (this.#queue.length > 0 && !batch.full && !this.#closed && ran++ < cohort) {
+      while (this.#queue.length > 0 && !batch.full && !this.#closed) {
         const p = this.#queue.shift()!
         this.#running = p
         batch.run(p, this.#limits)

@@ -17,25 +17,6 @@ describe('store.transaction (group commit)', () => {
     store.close()
   })
 
-  it('an idle writer gets the first half of the queue at once; the other half runs while it commits', async () => {
-    const store = open(tmpDir())
-    const order: number[] = []
-    const first = Array.from({ length: 10 }, (_, i) => store.transaction((t) => { t.write(`c/${i}`, String(i)); order.push(i); return i }))
-    expect(await Promise.all(first)).toEqual(Array.from({ length: 10 }, (_, i) => i))
-    expect(order).toEqual(Array.from({ length: 10 }, (_, i) => i))
-    // One batch without cohorts; two (or three, when the first commit ends
-    // before the second half has run) with them.
-    const split = store.stat().groupCommit.batches
-    expect(split).toBeGreaterThanOrEqual(2)
-    expect(store.stat().groupCommit.callbacks).toBe(10)
-    // After a batch that read, nothing is split: reads wait for the commit in flight anyway.
-    await store.transaction((t) => t.readString('c/0'))
-    const reads = await Promise.all(Array.from({ length: 10 }, (_, i) => store.transaction((t) => t.readString(`c/${i}`))))
-    expect(reads).toEqual(Array.from({ length: 10 }, (_, i) => String(i)))
-    expect(store.stat().groupCommit).toMatchObject({ batches: split + 2, callbacks: 21, heldBatches: 2 })
-    store.close()
-  })
-
   it('takes effect in call order: a callback sees the writes of those queued before it', async () => {
     const store = open(tmpDir())
     const seen = await Promise.all(Array.from({ length: 50 }, (_, i) => store.transaction((txn) => {
