@@ -152,17 +152,25 @@ async function verify (primaryDir: string, replicas: Array<{ dir: string, proc: 
   }
 }
 
-/** Last record seq the stream holds for `store` (0 if none, or no stream yet). */
+/**
+ * Last record seq the stream holds for `store` (0 if none, or no stream yet).
+ * A JetStream API request can time out while a burst of publishes loads a
+ * small machine: retried (bounded), like the cluster helper's leader query.
+ */
 async function streamLast (c: NatsCluster, storeId: string): Promise<number> {
-  const nc = await connect({ servers: c.urls.filter((_, i) => c.nodes[i].running) })
-  try {
-    const jsm = await jetstreamManager(nc)
-    const m = await jsm.streams.getMessage(STREAM, { last_by_subj: `lmdb-txn.${STREAM}.${storeId}` }).catch((e) => {
-      if (/stream not found/i.test(String(e?.message))) return null
-      throw e
-    })
-    return m === null ? 0 : decodeMessage(m.data).seq
-  } finally { await nc.close() }
+  for (let attempt = 1; ; attempt++) {
+    const nc = await connect({ servers: c.urls.filter((_, i) => c.nodes[i].running) })
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 10_000 })
+      const m = await jsm.streams.getMessage(STREAM, { last_by_subj: `lmdb-txn.${STREAM}.${storeId}` }).catch((e) => {
+        if (/stream not found/i.test(String(e?.message))) return null
+        throw e
+      })
+      return m === null ? 0 : decodeMessage(m.data).seq
+    } catch (e) {
+      if (attempt >= 4 || !/timeout/i.test(String((e as Error)?.name) + String((e as Error)?.message))) throw e
+    } finally { await nc.close() }
+  }
 }
 
 function storeIdOf (dir: string): string {
