@@ -8,7 +8,7 @@
  * here at once, before anything else can overwrite it.
  */
 import { addon, sharedReadBuffer, type BulkResult, type EntryType, type NativeReader } from './native'
-import { describe, limitOption, stringOption } from './options'
+import { booleanOption, describe, limitOption, stringOption } from './options'
 import type { Fields, Message } from './message'
 
 export type Encoding = 'binary' | 'utf8'
@@ -124,13 +124,6 @@ function encodingOption (o: Record<string, unknown>): boolean {
   throw new TypeError(`options.encoding must be 'binary' or 'utf8', got ${describe(v)}`)
 }
 
-function valuesOption (o: Record<string, unknown>): boolean {
-  const v = o.values
-  if (v === undefined) return true
-  if (typeof v !== 'boolean') throw new TypeError(`options.values must be a boolean, got ${describe(v)}`)
-  return v
-}
-
 export function readMessage (reader: NativeReader, path: string, opts: ReadMessageOptions | undefined): ReadMessageResult | undefined {
   const o = options(opts, ['depth', 'links', 'encoding'], 'readMessage()')
   const depth = o.depth ?? Infinity
@@ -182,7 +175,7 @@ export function entries (reader: NativeReader, path: string, opts: EntriesOption
   const o = options(opts, ['after', 'limit', 'values', 'encoding'], 'entries()')
   const after = stringOption(o, 'after')
   const limit = limitOption(o)
-  const values = valuesOption(o)
+  const values = booleanOption(o, 'values', true)
   const utf8 = encodingOption(o)
   const out: Array<[string, EntryInfo]> = []
   decodeEntries(new Layout(reader.entries(path, after, limit, values), utf8), values, out)
@@ -220,7 +213,7 @@ export function iterate (open: () => PageSource, what: unknown, opts: IterateOpt
     throw new TypeError(`iterate() expects a path or { prefix: string }, got ${describe(what)}`)
   }
   const firstAfter = stringOption(o, 'after')
-  const values = valuesOption(o)
+  const values = booleanOption(o, 'values', true)
   const utf8 = encodingOption(o)
   const pageSize = o.pageSize ?? 256
   if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1 << 24) {

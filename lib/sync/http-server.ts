@@ -241,8 +241,8 @@ export async function serveReplica (store: Store, options: ServeOptions = {}): P
       }
       if (!isBatch) {
         dispatch(messages[0]).then((result) => send(res, 200, result), (err) => {
-          const r = refusal(err)
-          refuse(r.status, r.body.error as string, r.body.message as string, r.body)
+          const r = refusal(err) // the body was read whole: nothing to drain
+          send(res, r.status, r.body)
         })
         return
       }
