@@ -71,6 +71,7 @@ function resultText (scenario, row) {
   if (r.meanMs != null) s += `, mean ${formatMs(r.meanMs)}, p99 ${formatMs(r.p99Ms)}`
   if (r.recallAt10 != null) s += `, recall@10 ${r.recallAt10.toFixed(3)}`
   if (r.delay) s += `, loop delay p99 ${formatMs(r.delay.p99Ms)}`
+  if (r.writtenKiBPerMessage != null) s += `, ${r.writtenKiBPerMessage.toFixed(1)} KiB written/msg`
   if (r.backup) {
     const b = r.backup
     s += ` plain; compact ${formatRate(b.compact.MBps)} MB/s (${b.compact.MB.toFixed(0)} of ${b.fileMB.toFixed(0)} MB); cp+fsync ${formatRate(b.cp.MBps)} MB/s; plain ÷ cp ${b.plainVsCp.toFixed(2)}×, compact ÷ cp ${b.compactVsCp.toFixed(2)}× (time ${b.compactTimeVsCp.toFixed(2)}×)`

@@ -50,7 +50,62 @@ function fsyncProbe (dir, { syncs = 200 } = {}) {
       fs.rmSync(file, { force: true })
     }
   }
+  Object.assign(result, groupSyncProbe(dir))
   return result
+}
+
+// What one group commit's data sync costs: write `pages` 4 KiB pages into a
+// file of `filePages` pages, then fdatasync. 'scattered' picks them at random
+// (ascending, as LMDB writes the pages it reuses from its free list);
+// 'contiguous' takes a run (as appending at the end of the file does).
+function groupSyncProbe (dir, { pages = 256, filePages = 16384, rounds = 40 } = {}) {
+  const file = path.join(dir, 'group-sync')
+  const page = Buffer.alloc(4096, 0xcd)
+  const chunk = Buffer.alloc(4096 * 256, 0xcd)
+  const fd = fs.openSync(file, 'w+')
+  const out = {}
+  try {
+    for (let p = 0; p < filePages; p += 256) fs.writeSync(fd, chunk, 0, chunk.length, p * 4096)
+    fs.fsyncSync(fd) // every page has its blocks: the rounds overwrite, as LMDB does
+    let seed = 12345
+    const rand = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 4294967296 }
+    for (const mode of ['scattered', 'contiguous']) {
+      const t = []
+      for (let r = 0; r < rounds; r++) {
+        let list
+        if (mode === 'contiguous') {
+          const base = Math.floor(rand() * (filePages - pages))
+          list = Array.from({ length: pages }, (_, i) => base + i)
+        } else {
+          const set = new Set()
+          while (set.size < pages) set.add(Math.floor(rand() * filePages))
+          list = [...set].sort((a, b) => a - b)
+        }
+        page[0] = r
+        const t0 = process.hrtime.bigint()
+        for (const p of list) fs.writeSync(fd, page, 0, page.length, p * 4096)
+        fs.fdatasyncSync(fd)
+        t.push(Number(process.hrtime.bigint() - t0) / 1e6)
+      }
+      t.sort((a, b) => a - b)
+      out[mode] = { pages, meanMs: t.reduce((a, b) => a + b, 0) / t.length, p50Ms: t[Math.floor(t.length / 2)] }
+    }
+  } finally {
+    fs.closeSync(fd)
+    fs.rmSync(file, { force: true })
+  }
+  return out
+}
+
+// Bytes this process has passed to write(2)-like calls so far (Linux
+// /proc/self/io wchar), or undefined where that is not readable.
+function bytesWritten () {
+  try {
+    const m = /^wchar: (\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'))
+    return m ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 // The file system type of a directory, from the longest matching mount point.
@@ -107,4 +162,4 @@ function systemInfo () {
   }
 }
 
-module.exports = { probePeers, fsyncProbe, systemInfo }
+module.exports = { bytesWritten, groupSyncProbe, probePeers, fsyncProbe, systemInfo }

@@ -36,13 +36,17 @@ function header (results) {
       (m.fsyncAtEnd ? `At the end of the run: overwrite ${formatMs(m.fsyncAtEnd.overwrite.meanMs)}, append ${formatMs(m.fsyncAtEnd.append.meanMs)}. ` : '') +
       `Physical limit of one durable commit: LMDB \`sync\` waits for 2 syncs (data, then meta page) ≈ ${formatRate(1000 / (2 * f.overwrite.meanMs))}/s; \`nometasync\`, SQLite WAL and LevelDB 1 sync ≈ ${formatRate(1000 / f.overwrite.meanMs)}/s (upper bounds: every sync priced as an overwrite).`, '')
   }
+  if (f.scattered && f.contiguous) {
+    lines.push(`One group commit's data sync on this fs: ${f.scattered.pages} scattered 4 KiB page writes + fdatasync ${formatMs(f.scattered.meanMs)}, the same number contiguous ${formatMs(f.contiguous.meanMs)} ` +
+      `(${(f.scattered.meanMs / f.contiguous.meanMs).toFixed(1)}×). LMDB reuses freed pages, which random keys scatter over the file, so a durable commit of many random keys pays the scattered price.`, '')
+  }
   lines.push('Durable = the call or promise returns only after the data is on disk: LMDB (lmdb-txn, lmdb-js with `overlappingSync: false`, node-lmdb) in its default sync mode, better-sqlite3 in WAL mode with `synchronous=FULL`, classic-level with `{ sync: true }`. Rows marked *reference only* are not durable in that sense (the note says why) and are not counted in targets or summaries. Ratios are lmdb-txn ÷ peer from this same run (> 1 means lmdb-txn is faster).', '')
   return lines.join('\n')
 }
 
 function targetsTable (results) {
   const icon = t => t.met === true ? '✅' : t.met === false ? '❌' : '⚪'
-  return table(['target (issue 6)', 'result'], results.targets.map(t => [t.text, `${icon(t)} ${t.note}${t.detail ? ' — ' + t.detail : ''}`]))
+  return table(['target (issue)', 'result'], results.targets.map(t => [t.text, `${icon(t)} ${t.note}${t.detail ? ' — ' + t.detail : ''}`]))
 }
 
 // the fastest durable row of a peer in a scenario (random ids only)
@@ -86,17 +90,20 @@ function standardTable (s) {
   const extra4 = s.id === '4'
   const durableCol = s.rows.some(r => ok(r) && r.result.limitPerSec)
   const roundsCol = s.rows.some(r => r.rounds)
+  const writtenCol = s.rows.some(r => ok(r) && r.result.writtenKiBPerMessage != null)
   const head = ['peer', 'API', s.unit, 'mean', 'p99', 'lmdb-txn ÷']
   if (roundsCol) head.splice(3, 0, 'rounds (min–max)')
   if (durableCol) head.push('of physical limit')
+  if (writtenCol) head.push('KiB written / msg')
   if (extra4) head.push('recall@10', 'reads / writes per insert')
   const rows = s.rows.map(r => {
     const api = r.variant + (r.group ? ` (${r.group})` : '') + refMark(r)
-    if (!ok(r)) return [r.peer, api, status(r), '', '', '', ...(roundsCol ? [''] : []), ...(durableCol ? [''] : []), ...(extra4 ? ['', ''] : [])]
+    if (!ok(r)) return [r.peer, api, status(r), '', '', '', ...(roundsCol ? [''] : []), ...(durableCol ? [''] : []), ...(writtenCol ? [''] : []), ...(extra4 ? ['', ''] : [])]
     const res = r.result
     const cells = [r.peer, api, formatRate(res.opsPerSec), ...latencyCols(res), r.ratio != null ? formatRatio(r.ratio) : '—']
     if (roundsCol) cells.splice(3, 0, r.rounds ? `${formatRate(Math.min(...r.rounds))}–${formatRate(Math.max(...r.rounds))}` : '')
     if (durableCol) cells.push(res.limitPerSec ? `${Math.round(res.ofLimit * 100)}% of ${formatRate(res.limitPerSec)}` : '')
+    if (writtenCol) cells.push(res.writtenKiBPerMessage != null ? res.writtenKiBPerMessage.toFixed(1) : '')
     if (extra4) cells.push(`${res.recallAt10.toFixed(3)}${res.valid ? '' : ' ❌ invalid'}`, `${res.readsPerInsert.toFixed(0)} / ${res.writesPerInsert.toFixed(0)}`)
     return cells
   })

@@ -7,6 +7,7 @@ const { monitorEventLoopDelay } = require('perf_hooks')
 const { measure } = require('../lib/measure')
 const { rowsFor, primaryVariant, variantOptions, verifyField } = require('./common')
 const { adapters } = require('../peers')
+const { bytesWritten } = require('../lib/system')
 
 const WRITERS = 64
 const DELAY_RESOLUTION_MS = 1
@@ -32,6 +33,7 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
     const hist = concurrent ? monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS }) : null
     const before = concurrent ? groupCommitStats(h) : undefined
     hist?.enable()
+    const written0 = bytesWritten()
     const r = await measure({
       fn: i => write(entries[i], msgs[i]),
       iterations: params.messages,
@@ -40,6 +42,12 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
       concurrency: concurrent ? WRITERS : 0
     })
     hist?.disable()
+    // what the store wrote (pwrite of pages, WAL appends), warm-up included:
+    // the same LMDB tree costs every LMDB binding the same pages
+    const written1 = bytesWritten()
+    const writtenKiBPerMessage = written0 !== undefined && written1 !== undefined
+      ? (written1 - written0) / 1024 / (params.warmup + params.messages)
+      : undefined
     // includes the warm-up (measure() runs it first); the delay histogram does not
     const after = concurrent ? groupCommitStats(h) : undefined
     const ms = ns => Math.max(0, ns / 1e6 - DELAY_RESOLUTION_MS)
@@ -55,6 +63,7 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
       ...r,
       delay,
       groupCommit,
+      writtenKiBPerMessage,
       keysPerMessage: entries[0].length,
       keysPerSec: r.opsPerSec * entries[0].length,
       durable: opts.durable !== false,
