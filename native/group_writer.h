@@ -76,6 +76,9 @@ class GroupWriter {
   HoldResult Hold(uint64_t gen, bool regrow);
   // Applies [applied, end) of the batch (all of it unless held) and commits.
   void Commit(Batch batch);
+  // An op vector the writer is done with (capacity kept), or an empty one:
+  // copying a batch into memory already touched costs no page faults.
+  std::vector<uint8_t> TakeOpsBuffer();
   // Aborts the held txn if it is still `gen`'s.
   void Release(uint64_t gen);
   void Sync(double id);
@@ -117,6 +120,7 @@ class GroupWriter {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Command> commands_;
+  std::vector<std::vector<uint8_t>> spareOps_;  // capacity handed back by the writer
   std::condition_variable holdCv_;  // Hold() waits here for the writer
   bool holdDone_ = false;
   HoldResult holdResult_;

@@ -339,6 +339,7 @@ Napi::Value Store::GroupCommit(const Napi::CallbackInfo& info) {
   GroupWriter& writer = RequireGroup(env);
   StoreCore& core = *core_;
   GroupWriter::Batch batch;
+  batch.ops = writer.TakeOpsBuffer();
   batch.ops.assign(ops.Data(), ops.Data() + static_cast<size_t>(length));
   batch.ends.assign(ends.Data(), ends.Data() + ends.ElementLength());
   if (core.groupView != nullptr) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { open, MapFullError, StoreClosedError, TransactionBusyError, TransactionTooLargeError } from './helpers/lib'
 import { tmpDir } from './helpers/tmp'
 import { Child, ROOT } from './helpers/child'
+import { readdirSync, readFileSync } from 'node:fs'
 
 describe('store.transaction (group commit)', () => {
   it('many callbacks share few commits; each promise resolves with its value once durable', async () => {
@@ -189,6 +190,40 @@ describe('store.transaction (group commit)', () => {
     await expect(pending).rejects.toBeInstanceOf(StoreClosedError)
     await expect(flushed).rejects.toBeInstanceOf(StoreClosedError)
     await expect(store.flush()).rejects.toBeInstanceOf(StoreClosedError)
+  })
+
+  it('batches of shrinking size each apply exactly their own ops (the writer hands op buffers back for reuse)', async () => {
+    const store = open(tmpDir(), { durability: 'nosync', changeLog: true })
+    const big = Buffer.alloc(4000, 0x61)
+    // one large batch, then smaller ones into the reused, larger buffers
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.transaction((t) => t.write(`big/${i}`, big))))
+    for (const n of [10, 1, 3]) {
+      await Promise.all(Array.from({ length: n }, (_, i) => store.transaction((t) => t.write(`small/${n}/${i}`, `v${i}`))))
+    }
+    expect(store.list('big')).toHaveLength(100)
+    for (const n of [10, 1, 3]) {
+      expect(store.list(`small/${n}`).sort()).toEqual(Array.from({ length: n }, (_, i) => `${i}`).sort())
+      for (let i = 0; i < n; i++) expect(store.readString(`small/${n}/${i}`)).toBe(`v${i}`)
+    }
+    const changes = store.changes({ after: 100 })
+    expect(changes.map((c) => c.ops.map((o) => o.path))).toEqual(
+      [10, 1, 3].flatMap((n) => Array.from({ length: n }, (_, i) => [`small/${n}/${i}`])))
+    store.close()
+  })
+
+  it.runIf(process.platform === 'linux')('the writer thread is SCHED_BATCH: a hand-over never preempts the JS thread', async () => {
+    const store = open(tmpDir(), { durability: 'nosync' })
+    await store.transaction((t) => t.write('a', '1')) // starts the writer
+    const writers = readdirSync('/proc/self/task').filter((tid) => {
+      try { return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'lmdb-txn-writer' } catch { return false }
+    })
+    expect(writers.length).toBeGreaterThan(0)
+    for (const tid of writers) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) // field 41
+      expect(policy).toBe(3) // SCHED_BATCH
+    }
+    store.close()
   })
 
   it('a process killed mid-stream: every resolved promise\'s data is present, every batch all-or-nothing', async () => {
