@@ -21,6 +21,7 @@
         "native/raw_env.cc",
         "native/group_ops.cc",
         "native/backup.cc",
+        "native/read_start.cc",
         "native/lmdb_stderr.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

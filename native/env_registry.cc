@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "read_start.h"
 
 namespace lmdbtxn {
 
@@ -358,6 +359,14 @@ int EnvEntry::BeginTxn(unsigned flags, MDB_txn** out) {
       EnterTxnLocked(lock);
     }
     int rc = mdb_txn_begin(env_, nullptr, flags, out);
+    // Settled while the txn counts as active: no remap races mdb_env_info.
+    if (rc == MDB_SUCCESS && (flags & MDB_RDONLY) != 0) {
+      rc = SettleReadTxn(env_, *out);
+      if (rc != MDB_SUCCESS) {
+        mdb_txn_abort(*out);
+        *out = nullptr;
+      }
+    }
     if (rc == MDB_SUCCESS) return rc;
     EndTxn();
     // Another process grew the map: adopt its size, invisibly, and retry.
@@ -372,6 +381,7 @@ int EnvEntry::RenewTxn(MDB_txn* txn) {
       EnterTxnLocked(lock);
     }
     int rc = mdb_txn_renew(txn);
+    if (rc == MDB_SUCCESS) rc = SettleReadTxn(env_, txn);
     if (rc == MDB_SUCCESS) return rc;
     EndTxn();
     if (rc != MDB_MAP_RESIZED || attempt >= kAdoptAttempts || AdoptMapSize() != MDB_SUCCESS) return rc;

@@ -69,6 +69,7 @@ class EnvEntry {
   // Root transactions go through these so the process knows when none is
   // active: mdb_env_set_mapsize requires that, for every thread's txns.
   int BeginTxn(unsigned flags, MDB_txn** out);
+  // Read txns are settled (read_start.h) before they are handed out.
   int RenewTxn(MDB_txn* txn);  // for a reset read-only txn
   void EndTxn();               // after the root txn was committed, aborted or reset
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "read_start.h"
 
 namespace lmdbtxn {
 
@@ -28,7 +29,8 @@ class RawEnv {
     Check(env, mdb_env_create(&env_), "mdb_env_create");
     Check(env, mdb_env_set_maxdbs(env_, kMaxDbs), "mdb_env_set_maxdbs");
     if (mapSize > 0) Check(env, mdb_env_set_mapsize(env_, mapSize), "mdb_env_set_mapsize");
-    Check(env, mdb_env_open(env_, path.c_str(), readOnly ? MDB_RDONLY : 0, 0644), "mdb_env_open");
+    // MDB_NOTLS: settling a read txn starts a second one on the same thread.
+    Check(env, mdb_env_open(env_, path.c_str(), (readOnly ? MDB_RDONLY : 0) | MDB_NOTLS, 0644), "mdb_env_open");
     // A data file shorter than its meta page claims would SIGBUS at the first
     // read through the map (as in EnvEntry): refuse it as corrupted.
     MDB_envinfo info;
@@ -57,6 +59,14 @@ class RawTxn {
  public:
   RawTxn(Napi::Env env, MDB_env* e, bool readOnly) {
     Check(env, mdb_txn_begin(e, nullptr, readOnly ? MDB_RDONLY : 0, &txn_), "mdb_txn_begin");
+    if (!readOnly) return;
+    // a dump or check may run beside a writer process: see read_start.cc
+    int rc = SettleReadTxn(e, txn_);
+    if (rc != MDB_SUCCESS) {
+      mdb_txn_abort(txn_);
+      txn_ = nullptr;
+      Check(env, rc, "mdb_txn_renew");
+    }
   }
   ~RawTxn() { if (txn_ != nullptr) mdb_txn_abort(txn_); }
   RawTxn(const RawTxn&) = delete;
