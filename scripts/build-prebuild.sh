@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds prebuilds/linux-x64/lmdb-txn.glibc.node the same way every time
-# (and the crash suite's LD_PRELOAD shim, test/crash/prebuilt/, for machines
-# without a C compiler):
+# (and, for machines without a C compiler, the crash suite's LD_PRELOAD shim,
+# test/crash/prebuilt/, and the read-start stress, test/native/prebuilt/):
 # in a Debian 11 (bullseye, glibc 2.31) chroot with bullseye's own g++ and
 # liblmdb-dev, so the binary needs nothing newer than GLIBC_2.31. Then checks
 # it (scripts/elf-check.js) and loads it under bullseye with this machine's
@@ -65,6 +65,7 @@ cp -a "$nodedir/include/node" "$chroot_dir/opt/node/include/"
 rm -rf "${chroot_dir:?}$stage" && mkdir -p "$chroot_dir$stage/scripts" "$chroot_dir$stage/node_modules"
 cp -a "$root/package.json" "$root/binding.gyp" "$root/native" "$root/dist" "$chroot_dir$stage/"
 mkdir -p "$chroot_dir$stage/shim" && cp -a "$root/test/crash/shim.c" "$chroot_dir$stage/shim/"
+mkdir -p "$chroot_dir$stage/stress" && cp -a "$root/test/native/read-start-stress.cc" "$chroot_dir$stage/stress/"
 cp -a "$root/scripts/lmdb-object.sh" "$root/scripts/source-hash.js" "$root/scripts/elf-check.js" \
   "$root/scripts/prebuild-smoke.js" "$chroot_dir$stage/scripts/"
 
@@ -87,6 +88,8 @@ unshare --mount --propagation private /bin/sh -eu -c '
   node scripts/elf-check.js prebuilds/linux-x64/lmdb-txn.glibc.node >&2
   node scripts/prebuild-smoke.js . "$2"
   cc -shared -fPIC -O2 -Wall -Wextra -o shim/shim.so shim/shim.c -ldl
+  g++ -O2 -std=c++17 -pthread -Wall -Wextra -Inative -static-libstdc++ -static-libgcc -o stress/read-start-stress \
+    stress/read-start-stress.cc native/read_start.cc "$(cc -print-file-name=liblmdb.a)"
 ' sh "$stage" "$expected_hash"
 
 # 5. publish: only the tagged glibc binary (an untagged one would be picked on musl)
@@ -99,3 +102,12 @@ mkdir -p "$shim_dir"
 cp "$chroot_dir$stage/shim/shim.so" "$shim_dir/shim-linux-x64.so.tmp" && mv "$shim_dir/shim-linux-x64.so.tmp" "$shim_dir/shim-linux-x64.so"
 sha256sum "$root/test/crash/shim.c" | cut -c1-16 | tr -d '\n' >"$shim_dir/shim-linux-x64.so.source"
 say "wrote test/crash/prebuilt/shim-linux-x64.so (from shim.c $(cat "$shim_dir/shim-linux-x64.so.source"))"
+# test/read-start.test.ts's stress program, LMDB linked in, for machines
+# without g++ or liblmdb-dev; named by a hash over its three sources
+stress_dir="$root/test/native/prebuilt"
+mkdir -p "$stress_dir"
+cp "$chroot_dir$stage/stress/read-start-stress" "$stress_dir/read-start-stress-linux-x64.tmp" &&
+  mv "$stress_dir/read-start-stress-linux-x64.tmp" "$stress_dir/read-start-stress-linux-x64"
+(cd "$root" && cat test/native/read-start-stress.cc native/read_start.h native/read_start.cc) | sha256sum | cut -c1-16 |
+  tr -d '\n' >"$stress_dir/read-start-stress-linux-x64.source"
+say "wrote test/native/prebuilt/read-start-stress-linux-x64 (from sources $(cat "$stress_dir/read-start-stress-linux-x64.source"))"

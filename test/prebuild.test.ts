@@ -77,6 +77,22 @@ describe('the crash suite\'s prebuilt LD_PRELOAD shim (for machines without a C 
   })
 })
 
+describe('the prebuilt read-start stress (test/read-start.test.ts, for machines without g++ or liblmdb-dev)', () => {
+  const bin = path.join(ROOT, 'test', 'native', 'prebuilt', 'read-start-stress-linux-x64')
+  it(`is built from the current stress and native/read_start.* (else ${REBUILD})`, () => {
+    const h = crypto.createHash('sha256')
+    for (const f of ['test/native/read-start-stress.cc', 'native/read_start.h', 'native/read_start.cc']) h.update(fs.readFileSync(path.join(ROOT, f)))
+    expect(fs.readFileSync(`${bin}.source`, 'utf8').trim()).toBe(h.digest('hex').slice(0, 16))
+  })
+  it('needs nothing above GLIBC_2.31 and no liblmdb or libstdc++', () => {
+    const facts = elf.readElf(bin)
+    expect(facts.needed).toContain('libc.so.6')
+    expect(facts.needed.filter((n: string) => /lmdb|stdc\+\+/.test(n))).toEqual([])
+    const glibc = facts.versions.filter((v: { name: string }) => v.name.startsWith('GLIBC_'))
+    expect(glibc.filter((v: { name: string }) => elf.versionAbove(v.name.slice(6), elf.GLIBC_FLOOR))).toEqual([])
+  })
+})
+
 describe('loading where no prebuild fits', () => {
   function loadWith (env: Record<string, string>): ReturnType<typeof spawnSync> {
     return spawnSync(process.execPath, ['-e', `require(${JSON.stringify(ROOT)})`], {

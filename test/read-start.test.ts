@@ -9,6 +9,7 @@
  * none do over at least three times as long.
  */
 import { spawnSync } from 'node:child_process'
+import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -21,13 +22,29 @@ const SETTLE = path.join(ROOT, 'native', 'read_start.cc')
 
 interface StressResult { reads: number, anomalies: number, back: number, commits: number, seconds: number }
 
-/** Builds the stress program; null (with the reason) without g++ or LMDB's headers and library. */
+/** Built by scripts/build-prebuild.sh (bullseye chroot, LMDB linked in) for machines without g++ or liblmdb-dev. */
+const PREBUILT = path.join(__dirname, 'native', 'prebuilt', `read-start-stress-${process.platform}-${process.arch}`)
+function sourceHash (): string {
+  const h = crypto.createHash('sha256')
+  for (const f of [SOURCE, path.join(ROOT, 'native', 'read_start.h'), SETTLE]) h.update(fs.readFileSync(f))
+  return h.digest('hex').slice(0, 16)
+}
+
+/**
+ * The stress program: built here, else the prebuilt one if it is of these
+ * sources (LMDB_TXN_READ_START_STRESS=prebuilt forces it); null with the reason.
+ */
 function build (): { bin: string | null, reason: string } {
+  if (process.env.LMDB_TXN_READ_START_STRESS === 'prebuilt') return { bin: PREBUILT, reason: '' }
   const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lmdb-txn-read-start-')), 'read-start-stress')
   const r = spawnSync('g++', ['-O2', '-std=c++17', '-pthread', '-Wall', '-Wextra', `-I${path.join(ROOT, 'native')}`,
     '-o', bin, SOURCE, SETTLE, '-llmdb'], { encoding: 'utf8' })
-  if (r.error || r.status !== 0) return { bin: null, reason: r.error ? String(r.error) : r.stderr.trim().split('\n').slice(-3).join(' ') }
-  return { bin, reason: '' }
+  if (!r.error && r.status === 0) return { bin, reason: '' }
+  const reason = r.error ? String(r.error) : r.stderr.trim().split('\n').slice(-3).join(' ')
+  let prebuiltOk = false
+  try { prebuiltOk = fs.readFileSync(`${PREBUILT}.source`, 'utf8').trim() === sourceHash() } catch {}
+  if (prebuiltOk) return { bin: PREBUILT, reason: '' }
+  return { bin: null, reason: `${reason}; ${path.relative(ROOT, PREBUILT)} is missing or stale (scripts/build-prebuild.sh rebuilds it)` }
 }
 
 function stress (bin: string, mode: 'raw' | 'settled', seconds: number, stopAfter: number): StressResult {
@@ -43,7 +60,7 @@ const ci = process.env.CI !== undefined && process.env.CI !== '' && process.env.
 
 describe('read start on LMDB 0.9.24 (native/read_start.cc)', () => {
   if (built.bin === null && !ci) {
-    it.skip(`needs g++ and liblmdb-dev (apt-get install g++ liblmdb-dev): ${built.reason}`, () => {})
+    it.skip(`needs g++ and liblmdb-dev (apt-get install g++ liblmdb-dev), or the prebuilt stress: ${built.reason}`, () => {})
     return
   }
 
