@@ -51,7 +51,7 @@ function makeDirectory (dir: string, depth = 0): void {
 function prepare (native: NativeStore, source: string, dest: unknown, options: unknown): { dir: string, compact: boolean } {
   if (typeof dest !== 'string' || dest === '') throw new TypeError(`dest must be a non-empty string, got ${describe(dest)}`)
   if (dest.includes('\0')) throw new TypeError('dest must not contain a NUL byte')
-  const compact = booleanOption(methodOptions(options), 'compact', false)
+  const compact = booleanOption(methodOptions(options, ['compact'], 'backup()'), 'compact', false)
   if (!native.isOpen) throw new StoreClosedError('the store is closed')
   const dir = nodePath.resolve(dest)
   try {

@@ -8,7 +8,7 @@
  * here at once, before anything else can overwrite it.
  */
 import { addon, sharedReadBuffer, type BulkResult, type EntryType, type NativeReader } from './native'
-import { booleanOption, describe, limitOption, stringOption } from './options'
+import { booleanOption, describe, limitOption, methodOptions, stringOption } from './options'
 import type { Fields, Message } from './message'
 
 export type Encoding = 'binary' | 'utf8'
@@ -108,15 +108,6 @@ class Layout {
   }
 }
 
-function options (opts: unknown, known: string[], where: string): Record<string, unknown> {
-  if (opts === undefined) return {}
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${where}: options must be an object, got ${describe(opts)}`)
-  for (const key of Object.keys(opts)) {
-    if (!known.includes(key)) throw new TypeError(`${where}: unknown option '${key}' (known: ${known.join(', ')})`)
-  }
-  return opts as Record<string, unknown>
-}
-
 function encodingOption (o: Record<string, unknown>): boolean {
   const v = o.encoding
   if (v === undefined || v === 'binary') return false
@@ -125,7 +116,7 @@ function encodingOption (o: Record<string, unknown>): boolean {
 }
 
 export function readMessage (reader: NativeReader, path: string, opts: ReadMessageOptions | undefined): ReadMessageResult | undefined {
-  const o = options(opts, ['depth', 'links', 'encoding'], 'readMessage()')
+  const o = methodOptions(opts, ['depth', 'links', 'encoding'], 'readMessage()')
   const depth = o.depth ?? Infinity
   if (typeof depth !== 'number' || !(depth === Infinity || (Number.isInteger(depth) && depth >= 1))) {
     throw new RangeError(`options.depth must be a positive integer or Infinity, got ${describe(depth)}`)
@@ -172,7 +163,7 @@ function decodeEntries (l: Layout, values: boolean, out: Array<[string, EntryInf
 }
 
 export function entries (reader: NativeReader, path: string, opts: EntriesOptions | undefined): Array<[string, EntryInfo]> {
-  const o = options(opts, ['after', 'limit', 'values', 'encoding'], 'entries()')
+  const o = methodOptions(opts, ['after', 'limit', 'values', 'encoding'], 'entries()')
   const after = stringOption(o, 'after')
   const limit = limitOption(o)
   const values = booleanOption(o, 'values', true)
@@ -183,7 +174,7 @@ export function entries (reader: NativeReader, path: string, opts: EntriesOption
 }
 
 export function readMany (reader: NativeReader, paths: string[], opts: ReadManyOptions | undefined): Array<Uint8Array | string | undefined> {
-  const utf8 = encodingOption(options(opts, ['encoding'], 'readMany()'))
+  const utf8 = encodingOption(methodOptions(opts, ['encoding'], 'readMany()'))
   if (!Array.isArray(paths)) throw new TypeError(`paths must be an array of strings, got ${describe(paths)}`)
   const l = new Layout(reader.readMany(paths), utf8)
   const w = l.words
@@ -202,7 +193,7 @@ export interface PageSource { reader: NativeReader, release: () => void }
  * closed by the native finalizer when it is collected.
  */
 export function iterate (open: () => PageSource, what: unknown, opts: IterateOptions | undefined): Generator<[string, EntryInfo], void, undefined> {
-  const o = options(opts, ['after', 'values', 'encoding', 'pageSize'], 'iterate()')
+  const o = methodOptions(opts, ['after', 'values', 'encoding', 'pageSize'], 'iterate()')
   let path: string | undefined
   let prefix: string | undefined
   if (typeof what === 'string') {

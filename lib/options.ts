@@ -133,10 +133,17 @@ export function durabilityFlags (durability: Durability): number {
 
 // Per-call option bags (list, keys, type, remove, batch): one way to check them.
 
-/** A method's options object, `{}` when omitted. */
-export function methodOptions (opts: unknown): Record<string, unknown> {
+/**
+ * A method's options object, `{}` when omitted. A key outside `known` is a
+ * TypeError, as in open(): a misspelt option (`{ recusive: true }`) must not
+ * be silently ignored.
+ */
+export function methodOptions (opts: unknown, known: readonly string[], where: string): Record<string, unknown> {
   if (opts === undefined) return {}
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object, got ${describe(opts)}`)
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${where}: options must be an object, got ${describe(opts)}`)
+  for (const key of Object.keys(opts)) {
+    if (!known.includes(key)) throw new TypeError(`${where}: unknown option '${key}' (known: ${known.join(', ')})`)
+  }
   return opts as Record<string, unknown>
 }
 

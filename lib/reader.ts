@@ -22,11 +22,11 @@ export interface ListOptions {
 }
 
 function typeFollow (opts: TypeOptions | undefined): boolean {
-  return booleanOption(methodOptions(opts), 'follow', true)
+  return booleanOption(methodOptions(opts, ['follow'], 'type()'), 'follow', true)
 }
 
 function list (reader: NativeReader, path: string, opts: ListOptions | undefined): string[] {
-  const o = methodOptions(opts)
+  const o = methodOptions(opts, ['after', 'limit'], 'list()')
   return reader.list(path, stringOption(o, 'after'), limitOption(o))
 }
 
@@ -40,7 +40,7 @@ export interface KeysOptions {
 }
 
 function keys (reader: NativeReader, opts: KeysOptions | undefined): string[] {
-  const o = methodOptions(opts)
+  const o = methodOptions(opts, ['prefix', 'after', 'limit'], 'keys()')
   return reader.keys(stringOption(o, 'prefix') ?? '', stringOption(o, 'after'), limitOption(o))
 }
 

@@ -177,7 +177,7 @@ export class Store extends ReadView {
 
   /** Records with seq > after, ascending (SPEC §11.1); [] when the log is off. */
   changes (options?: ChangesOptions): Change[] {
-    const o = methodOptions(options)
+    const o = methodOptions(options, ['after', 'limit'], 'changes()')
     const after = seqOption(o, 'after', 0)
     const limit = seqOption(o, 'limit', Number.MAX_SAFE_INTEGER)
     const raw = this.#native.changes(after, limit)
@@ -197,7 +197,7 @@ export class Store extends ReadView {
    * or `signal` aborts.
    */
   async * watch (options?: WatchOptions): AsyncGenerator<Change, void, undefined> {
-    const o = methodOptions(options)
+    const o = methodOptions(options, ['after', 'signal'], 'watch()')
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describe(o.signal)}`)
     const signal = o.signal as AbortSignal | undefined
     const aborted = (): boolean => signal?.aborted === true
@@ -240,7 +240,7 @@ export class Store extends ReadView {
   /** Applies ops in order in one transaction; see docs/api.md for the lanes. */
   batch (ops: BatchOp[], options?: BatchOptions): BatchResult {
     this.#requireWritable()
-    const atomic = booleanOption(methodOptions(options), 'atomic', true)
+    const atomic = booleanOption(methodOptions(options, ['atomic'], 'batch()'), 'atomic', true)
     const checked = checkBatch(ops, this.options.limits)
     if (checked.length === 0) return { committed: 0, existed: [] }
     const existed: boolean[] = []

@@ -92,7 +92,7 @@ export class Transaction extends ReadView {
 
   /** Deletes the entry at `path` (and its subtree when recursive); returns whether anything existed. */
   remove (path: string, opts?: RemoveOptions): boolean {
-    return this.#native.remove(path, booleanOption(methodOptions(opts), 'recursive', false))
+    return this.#native.remove(path, booleanOption(methodOptions(opts, ['recursive'], 'remove()'), 'recursive', false))
   }
 
   /** Writes a whole message (group, fields, sub-groups, links) in this transaction. */

@@ -54,6 +54,27 @@ describe('open()', () => {
     expect(fs.existsSync(dir)).toBe(false)
   })
 
+  it('every method refuses an unknown or misspelt option with a TypeError naming it, before it acts', async () => {
+    const store = open(tmpDir(), { durability: 'nosync', changeLog: true })
+    store.transactionSync((t) => { t.write('g/a', '1'); t.write('g/b', '2') })
+    const bad = { recusive: true } as any
+    expect(() => store.list('g', bad)).toThrow(/list\(\): unknown option 'recusive' \(known: after, limit\)/)
+    expect(() => store.keys(bad)).toThrow(/keys\(\): unknown option 'recusive'/)
+    expect(() => store.type('g', bad)).toThrow(/type\(\): unknown option 'recusive'/)
+    expect(() => store.changes(bad)).toThrow(/changes\(\): unknown option 'recusive'/)
+    expect(() => store.batch([{ op: 'insert', path: 'n', value: '1' }], { atomc: false } as any)).toThrow(/batch\(\): unknown option 'atomc'/)
+    await expect(store.watch(bad).next()).rejects.toThrow(/watch\(\): unknown option 'recusive'/)
+    await expect(store.backup(path.join(tmpDir(), 'copy'), bad)).rejects.toThrow(/backup\(\): unknown option 'recusive'/)
+    expect(() => store.list('g', [] as any)).toThrow(/list\(\): options must be an object/)
+    store.transactionSync((t) => {
+      expect(() => t.remove('g', { recusive: true } as any)).toThrow(TypeError)
+      expect(() => t.remove('g', { recusive: true } as any)).toThrow(/remove\(\): unknown option 'recusive' \(known: recursive\)/)
+    })
+    expect(store.list('g').sort()).toEqual(['a', 'b']) // nothing was removed
+    expect(store.exists('n')).toBe(false)               // nothing was inserted
+    store.close()
+  })
+
   it('creates the directory, and reports stat()', () => {
     const dir = path.join(tmpDir(), 'a', 'b')
     const store = open(dir, { durability: 'nosync' })
