@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "addon.h"
+#include "cursor.h"
 #include "errors.h"
 #include "message_read.h"
 
@@ -15,42 +16,9 @@ bool StartsWith(const MDB_val& v, std::string_view prefix) {
   return v.mv_size >= prefix.size() && std::memcmp(v.mv_data, prefix.data(), prefix.size()) == 0;
 }
 
-// RAII so a throw between open and close cannot leak the cursor.
-class Cursor {
- public:
-  explicit Cursor(const ReadContext& ctx) : env_(ctx.env) {
-    Check(env_, mdb_cursor_open(ctx.txn, ctx.dbi, &cursor_), "mdb_cursor_open");
-  }
-  ~Cursor() { mdb_cursor_close(cursor_); }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-
-  // First key >= `key`; false at the end of the database.
-  bool SeekAtLeast(std::string_view key, MDB_val* found) {
-    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
-    int rc = mdb_cursor_get(cursor_, &k, &v, MDB_SET_RANGE);
-    if (rc == MDB_NOTFOUND) return false;
-    Check(env_, rc, "mdb_cursor_get");
-    *found = k;
-    return true;
-  }
-  bool First(MDB_val* found) {
-    MDB_val k, v;
-    int rc = mdb_cursor_get(cursor_, &k, &v, MDB_FIRST);
-    if (rc == MDB_NOTFOUND) return false;
-    Check(env_, rc, "mdb_cursor_get");
-    *found = k;
-    return true;
-  }
-
- private:
-  Napi::Env env_;
-  MDB_cursor* cursor_ = nullptr;
-};
-
-bool HasKeyWithPrefix(Cursor& cursor, std::string_view prefix) {
-  MDB_val k;
-  return cursor.SeekAtLeast(prefix, &k) && StartsWith(k, prefix);
+bool HasKeyWithPrefix(ReadCursor& cursor, std::string_view prefix) {
+  MDB_val k, v;
+  return cursor.Seek(prefix, &k, &v) && StartsWith(k, prefix);
 }
 
 [[noreturn]] void ThrowLoop(const ReadContext& ctx, std::string_view start) {
@@ -134,7 +102,7 @@ std::vector<std::string> ListChildren(const ReadContext& ctx, std::string_view p
   if (parent.size() + 2 > kMaxKeySize || limit == 0) return names;
   std::string prefix(parent);
   prefix += '/';
-  Cursor cursor(ctx);
+  ReadCursor cursor(ctx);
   // Keys are ordered bytewise with '/' as an ordinary byte, so a child `a`
   // whose only keys are `a/...` sorts after a sibling `a-b`. Names are found
   // by seeking, never by scanning a subtree: cost grows with `limit`.
@@ -142,8 +110,8 @@ std::vector<std::string> ListChildren(const ReadContext& ctx, std::string_view p
   bool haveLast = after != nullptr;
   std::string bound = haveLast ? prefix + last + '\x01' : prefix;
   while (names.size() < limit) {
-    MDB_val k;
-    if (!cursor.SeekAtLeast(bound, &k) || !StartsWith(k, prefix)) break;
+    MDB_val k, v;
+    if (!cursor.Seek(bound, &k, &v) || !StartsWith(k, prefix)) break;
     const char* rest = static_cast<const char*>(k.mv_data) + prefix.size();
     size_t restLen = k.mv_size - prefix.size();
     const void* slash = std::memchr(rest, '/', restLen);
@@ -176,12 +144,12 @@ std::vector<std::string> ListKeys(const ReadContext& ctx, std::string_view prefi
                                   const std::string* after, size_t limit) {
   std::vector<std::string> keys;
   if (limit == 0) return keys;
-  Cursor cursor(ctx);
+  ReadCursor cursor(ctx);
   std::string bound = after ? *after + '\0' : std::string(prefix);  // "\0": the first key > after
   if (bound < prefix) bound.assign(prefix);
-  MDB_val k;
+  MDB_val k, v;
   while (keys.size() < limit) {
-    bool found = bound.empty() ? cursor.First(&k) : cursor.SeekAtLeast(bound, &k);
+    bool found = bound.empty() ? cursor.First(&k, &v) : cursor.Seek(bound, &k, &v);
     if (!found || !StartsWith(k, prefix)) break;
     keys.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
     bound = keys.back() + '\0';

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "cursor.h"
 #include "errors.h"
 
 namespace lmdbtxn {
@@ -81,36 +82,6 @@ class Layout {
 };
 
 // A read cursor, RAII: a throw between open and close cannot leak it.
-class ScanCursor {
- public:
-  explicit ScanCursor(const ReadContext& ctx) : env_(ctx.env) {
-    Check(env_, mdb_cursor_open(ctx.txn, ctx.dbi, &cursor_), "mdb_cursor_open");
-  }
-  ~ScanCursor() { mdb_cursor_close(cursor_); }
-  ScanCursor(const ScanCursor&) = delete;
-  ScanCursor& operator=(const ScanCursor&) = delete;
-  // First key >= `key`; false at the end of the database.
-  bool Seek(std::string_view key, MDB_val* k, MDB_val* v) {
-    *k = MDB_val{key.size(), const_cast<char*>(key.data())};
-    return Done(mdb_cursor_get(cursor_, k, v, MDB_SET_RANGE));
-  }
-  bool Next(MDB_val* k, MDB_val* v) { return Done(mdb_cursor_get(cursor_, k, v, MDB_NEXT)); }
-  // Exactly `key`; false when absent.
-  bool Exact(std::string_view key, MDB_val* k, MDB_val* v) {
-    *k = MDB_val{key.size(), const_cast<char*>(key.data())};
-    return Done(mdb_cursor_get(cursor_, k, v, MDB_SET_KEY));
-  }
-
- private:
-  bool Done(int rc) {
-    if (rc == MDB_NOTFOUND) return false;
-    Check(env_, rc, "mdb_cursor_get");
-    return true;
-  }
-  Napi::Env env_;
-  MDB_cursor* cursor_ = nullptr;
-};
-
 // ---- readMessage -------------------------------------------------------------
 //
 // Records: [kind, parent, name(off, len), value(off, len)]; record 0 is the
@@ -134,7 +105,7 @@ class MessageReader {
   bool Run(std::string_view path) {
     // Fast path: the group is at `path` itself; its scan then starts from the
     // cursor already there (one B-tree descent for the whole message).
-    auto cursor = std::make_unique<ScanCursor>(ctx_);
+    auto cursor = std::make_unique<ReadCursor>(ctx_);
     MDB_val k, v;
     Entry e;
     std::string root;
@@ -170,7 +141,7 @@ class MessageReader {
 
   // `at`: a cursor on the group's own key (the first child is then next),
   // or null to seek.
-  void Scan(size_t job, std::unique_ptr<ScanCursor> at) {
+  void Scan(size_t job, std::unique_ptr<ReadCursor> at) {
     const std::string groupKey = queue_[job].key;
     const uint32_t rootRecord = queue_[job].record, baseLevel = queue_[job].level;
     const int hops = queue_[job].hops;
@@ -180,8 +151,8 @@ class MessageReader {
     // simple value, a link or a truncated group: nothing under those belongs.
     constexpr uint32_t kBlocked = 0xffffffffu;
     std::unordered_map<std::string, uint32_t> nodes;
-    std::unique_ptr<ScanCursor> own = at ? std::move(at) : std::make_unique<ScanCursor>(ctx_);
-    ScanCursor& cursor = *own;
+    std::unique_ptr<ReadCursor> own = at ? std::move(at) : std::make_unique<ReadCursor>(ctx_);
+    ReadCursor& cursor = *own;
     MDB_val k, v;
     // From the group's own key the next key is its first child, unless a
     // sibling such as `name-x` sorts between: then seek.
