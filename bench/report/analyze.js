@@ -86,8 +86,8 @@ function targets (byId) {
       let detail = `${formatRate(a.opsPerSec)} vs ${formatRate(b.opsPerSec)} msg/s`
       const g = a.groupCommit
       if (g && g.callbacksPerBatch > 0) {
-        // the writer thread holds LMDB's lock for apply + commit: with the JS
-        // thread's work fully overlapped, that is the most a batch can take
+        // the writer thread holds LMDB's lock for apply + commit: even with the
+        // JS thread's work fully overlapped, batches cannot come faster
         const busy = g.writerApplyMsPerBatch + g.writerCommitMsPerBatch
         const ceiling = g.callbacksPerBatch / busy * 1000
         detail += `; per batch of ${g.callbacksPerBatch.toFixed(0)}: JS ${formatMs(g.jsMsPerBatch)}, writer apply ${formatMs(g.writerApplyMsPerBatch)} + commit ${formatMs(g.writerCommitMsPerBatch)}` +
