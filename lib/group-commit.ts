@@ -21,6 +21,13 @@ import { MapFullError, StoreClosedError, TransactionFinishedError, TransactionTo
 export const MAX_BATCH = 1024
 /** A batch's op buffer stops taking callbacks past this size. */
 const MAX_BATCH_BYTES = 64 * 1024 * 1024
+/**
+ * The next batch reuses the last one's op buffer up to this size: a fresh
+ * 64 KiB buffer grown to a batch's size each time cost the JS turn about a
+ * quarter of its time (page faults, copying, external-memory GC). A rare
+ * huge batch is not kept alive for the store's lifetime.
+ */
+const MAX_SPARE_BYTES = 4 * 1024 * 1024
 /** Each growth doubles the map: this bounds attempts, not sizes. */
 const MAX_REGROWS = 64
 
@@ -164,7 +171,7 @@ const closedError = (): StoreClosedError =>
 
 /** One batch: its op buffer, its callbacks and, if one read, the view of its txn. */
 class Batch {
-  readonly ops = new OpBuffer()
+  readonly ops: OpBuffer
   readonly ends: number[] = []           // slice end of each callback in `committed`
   readonly committed: Pending[] = []     // callbacks whose ops are in the buffer
   readonly all: Pending[] = []           // every callback of the batch, in order
@@ -174,7 +181,10 @@ class Batch {
   levels = 0                             // child txns open for marks[0..levels-1]
   marks: number[] = []                   // the running callback's start, then its savepoints
 
-  constructor (readonly native: NativeStore) {}
+  constructor (readonly native: NativeStore, ops: OpBuffer | undefined) {
+    this.ops = ops ?? new OpBuffer()
+    this.ops.len = 0
+  }
 
   get full (): boolean { return this.all.length >= MAX_BATCH || this.ops.len >= MAX_BATCH_BYTES }
 
@@ -476,6 +486,7 @@ export class GroupCommit {
   #scheduled = false
   #pollTimer: NodeJS.Timeout | undefined
   #lastHeld = false               // the last batch read: run the next one after the commit in flight
+  #spareOps: OpBuffer | undefined // the last submitted batch's buffer (groupCommit copied it)
   #refd = false
   #nextFlushId = 1
   #flushes = new Map<number, { resolve: () => void, reject: (e: unknown) => void }>()
@@ -564,7 +575,11 @@ export class GroupCommit {
     if (this.#lastHeld && this.#inflight.size > 0) return
     if (this.#building?.full === true) return // the commit in flight reports first
     this.#start()
-    const batch = this.#building ??= new Batch(this.#native)
+    if (this.#building === undefined) {
+      this.#building = new Batch(this.#native, this.#spareOps)
+      this.#spareOps = undefined
+    }
+    const batch = this.#building
     const t0 = performance.now()
     this.#native.groupRunning(true)
     try {
@@ -594,6 +609,7 @@ export class GroupCommit {
     this.#lastHeld = batch.held
     if (batch.committed.length === 0) {
       if (batch.view !== undefined) batch.release()
+      this.#recycle(batch.ops)
       this.#settle(batch.all)
       return
     }
@@ -604,12 +620,19 @@ export class GroupCommit {
       for (const p of batch.committed) p.outcome = { ok: false, error }
       this.#settle(batch.all)
       return
+    } finally {
+      this.#recycle(batch.ops)
     }
     batch.view = undefined
     this.stats.batches++
     this.stats.callbacks += batch.all.length
     if (batch.held) this.stats.heldBatches++
     this.#inflight.set(gen, batch)
+  }
+
+  /** A submitted batch's buffer (copied by groupCommit, never read again) serves the next batch. */
+  #recycle (ops: OpBuffer): void {
+    if (ops.buf.length <= MAX_SPARE_BYTES) this.#spareOps = ops
   }
 
   /** @internal the writer's events (through the holder) */

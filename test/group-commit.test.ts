@@ -211,6 +211,37 @@ describe('store.transaction (group commit)', () => {
     store.close()
   })
 
+  it('the next batch reuses the JS op buffer: after a large, a reading, an all-throwing and a partly throwing batch it holds exactly its own ops', async () => {
+    const store = open(tmpDir(), { durability: 'nosync', changeLog: true })
+    const big = Buffer.alloc(8000, 0x62)
+    const boom = (): never => { throw new Error('boom') }
+    // large: the buffer grows past its first size and is kept for the next batch
+    await Promise.all(Array.from({ length: 40 }, (_, i) => store.transaction((t) => t.write(`big/${i}`, big))))
+    // reading (held): the JS thread applied its ops from the buffer before handing it over
+    const read = await Promise.all([
+      store.transaction((t) => t.write('held/a', 'A')),
+      store.transaction((t) => { t.write('held/b', t.readString('held/a') + 'B'); return t.readString('held/b') })
+    ])
+    expect(read[1]).toBe('AB')
+    // every callback throws: nothing is handed over, the buffer is reused as it is
+    const thrown = await Promise.allSettled([store.transaction((t) => { t.write('gone/1', big); boom() })])
+    expect(thrown[0].status).toBe('rejected')
+    // some throw: their slices are cut out of the reused buffer
+    const mixed = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => store.transaction((t) => {
+      t.write(`mixed/${i}`, `m${i}`)
+      if (i % 2 === 1) boom()
+    })))
+    expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected'])
+    expect(store.list('big')).toHaveLength(40)
+    expect(store.readString('held/b')).toBe('AB')
+    expect(store.exists('gone')).toBe(false)
+    expect(store.list('mixed').sort()).toEqual(['0', '2', '4'])
+    for (const i of [0, 2, 4]) expect(store.readString(`mixed/${i}`)).toBe(`m${i}`)
+    const changes = store.changes({ after: 40 })
+    expect(changes.map((c) => c.ops.map((o) => o.path))).toEqual([['held/a'], ['held/b'], ['mixed/0'], ['mixed/2'], ['mixed/4']])
+    store.close()
+  })
+
   it.runIf(process.platform === 'linux')('the writer thread is SCHED_BATCH: a hand-over never preempts the JS thread', async () => {
     const store = open(tmpDir(), { durability: 'nosync' })
     await store.transaction((t) => t.write('a', '1')) // starts the writer

@@ -28,7 +28,9 @@ function summary (task, n, wallMs, concurrent) {
 }
 
 // fn(i) is called with a running index (warm-up first, then measured calls).
-async function measure ({ fn, iterations, warmup = 0, async = false, concurrency = 0 }) {
+// onMeasured(), if given, is called between the warm-up and the measured
+// calls (e.g. to start a histogram that must not see the warm-up).
+async function measure ({ fn, iterations, warmup = 0, async = false, concurrency = 0, onMeasured }) {
   const { Bench } = await loadTinybench()
   let i = 0
   const concurrent = concurrency > 1
@@ -46,6 +48,7 @@ async function measure ({ fn, iterations, warmup = 0, async = false, concurrency
   if (warmup > 0) {
     if (async || concurrent) await task.warmup(); else task.warmupSync()
   }
+  onMeasured?.()
   const t0 = performance.now()
   if (async || concurrent) await task.run(); else task.runSync()
   const wallMs = performance.now() - t0

@@ -28,18 +28,19 @@ async function runWrites ({ adapter, dir, params, kind, variant }) {
     const msgs = makeMessages(params.warmup + params.messages, { ascending: params.ascending, fields: params.fields })
     const entries = msgs.map(messageEntries)
     const concurrent = kind === '1c'
-    // 1c: how late a 1 ms timer fires while the writers run (the delay is
-    // the excess over the resolution), and each thread's busy time per batch
+    // 1c: how late a 1 ms timer fires while the measured writers run (the
+    // delay is the excess over the resolution; the warm-up's JIT and heap
+    // growth are not in it), and each thread's busy time per batch
     const hist = concurrent ? monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS }) : null
     const before = concurrent ? groupCommitStats(h) : undefined
-    hist?.enable()
     const written0 = bytesWritten()
     const r = await measure({
       fn: i => write(entries[i], msgs[i]),
       iterations: params.messages,
       warmup: params.warmup,
       async: concurrent || !!adapter.asyncWrites,
-      concurrency: concurrent ? WRITERS : 0
+      concurrency: concurrent ? WRITERS : 0,
+      onMeasured: () => hist?.enable()
     })
     hist?.disable()
     // what the store wrote (pwrite of pages, WAL appends), warm-up included:
