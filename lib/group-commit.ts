@@ -24,8 +24,8 @@ const MAX_BATCH_BYTES = 64 * 1024 * 1024
 /**
  * The next batch reuses the last one's op buffer up to this size: a fresh
  * 64 KiB buffer grown to a batch's size each time cost the JS turn about a
- * quarter of its time (page faults, copying, external-memory GC). A rare
- * huge batch is not kept alive for the store's lifetime.
+ * fifth of its time (allocating, copying on growth, external-memory GC). A
+ * rare huge batch is not kept alive for the store's lifetime.
  */
 const MAX_SPARE_BYTES = 4 * 1024 * 1024
 /** Each growth doubles the map: this bounds attempts, not sizes. */
